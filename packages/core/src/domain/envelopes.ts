@@ -1,0 +1,220 @@
+import { ValidationError } from '../errors/index.js';
+import type { AggregateId, AggregateType, StreamKey, TenantId, Version } from './ids.js';
+import {
+  AggregateId as AggId,
+  AggregateType as AggType,
+  TenantId as Tenant,
+  Uuid,
+  Version as Ver,
+} from './ids.js';
+import type { JsonValue } from './json.js';
+import { assertJson, assertPayloadSize, isJsonObject } from './json.js';
+
+/** A command as a decider sees it. */
+export interface Command<Type extends string = string, Data extends JsonValue = JsonValue> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+/** An event as a decider produces and evolves it. */
+export interface Event<Type extends string = string, Data extends JsonValue = JsonValue> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+export type Metadata = Readonly<Record<string, string>>;
+
+/** A command on the wire: who, which aggregate, what, and the idempotency key. */
+export interface CommandEnvelope {
+  readonly tenant_id: TenantId;
+  /** UUID (v7 when generated here); the idempotency key. */
+  readonly command_id: string;
+  readonly aggregate_type: AggregateType;
+  readonly aggregate_id: AggregateId;
+  /** The command: `{ type, data }`. */
+  readonly payload: Command;
+  readonly metadata: Metadata;
+  /** When set, the command is refused unless the aggregate is at this version. */
+  readonly expected_version?: Version;
+  readonly correlation_id?: string;
+  /** W3C trace context header value. */
+  readonly traceparent?: string;
+}
+
+export interface EventEnvelope {
+  readonly tenant_id: TenantId;
+  readonly event_id: string;
+  readonly aggregate_type: AggregateType;
+  readonly aggregate_id: AggregateId;
+  /** Aggregate version after this event. */
+  readonly version: Version;
+  readonly event_type: string;
+  readonly payload: JsonValue;
+  /** Causation: the command that produced this event. */
+  readonly command_id: string;
+  readonly correlation_id: string;
+  readonly trace_id: string;
+  /** ISO 8601. */
+  readonly timestamp: string;
+  readonly metadata: Metadata;
+}
+
+export interface SnapshotEnvelope<State = JsonValue> {
+  readonly tenant_id: TenantId;
+  readonly aggregate_type: AggregateType;
+  readonly aggregate_id: AggregateId;
+  readonly version: Version;
+  readonly state: State;
+  readonly created_at: string;
+}
+
+/** What travels with a command into every event it produces. */
+export interface CommandContext {
+  /** Idempotency key; generated (UUID v7) when absent. */
+  readonly commandId?: string;
+  readonly correlationId?: string;
+  readonly traceparent?: string;
+  /** Who issued the command (user, service, process manager). */
+  readonly actorId?: string;
+  readonly metadata?: Metadata;
+  readonly expectedVersion?: Version;
+}
+
+const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Trace id from a W3C traceparent; invalid or absent headers start a new trace. */
+export function traceIdOf(traceparent: string | undefined): string {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+  return match?.[1] ?? Uuid.new().replaceAll('-', '');
+}
+
+export function parseCommand(value: unknown, field = 'payload'): Command {
+  if (!isJsonObject(value))
+    throw new ValidationError(`${field} must be an object {type, data}`, field);
+  const { type, data } = value;
+  if (typeof type !== 'string' || !EVENT_TYPE.test(type)) {
+    throw new ValidationError(
+      `${field}.type ${JSON.stringify(type)} is not a valid command type`,
+      field,
+    );
+  }
+  const body = data ?? {};
+  assertJson(body, `${field}.data`);
+  assertPayloadSize(body, `${field}.data`);
+  return { type, data: body };
+}
+
+export function parseEvent(value: unknown, field = 'event'): Event {
+  if (!isJsonObject(value))
+    throw new ValidationError(`${field} must be an object {type, data}`, field);
+  const { type, data } = value;
+  if (typeof type !== 'string' || !EVENT_TYPE.test(type)) {
+    throw new ValidationError(
+      `${field}.type ${JSON.stringify(type)} is not a valid event type`,
+      field,
+    );
+  }
+  const body = data ?? {};
+  assertJson(body, `${field}.data`);
+  assertPayloadSize(body, `${field}.data`);
+  return { type, data: body };
+}
+
+function parseMetadata(value: unknown, field: string): Metadata {
+  if (value === undefined || value === null) return {};
+  if (!isJsonObject(value)) throw new ValidationError(`${field} must be a map of strings`, field);
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new ValidationError(`${field}.${k} must be a string`, field);
+  }
+  return value as Metadata;
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 256) {
+    throw new ValidationError(`${field} must be a string of at most 256 characters`, field);
+  }
+  return value;
+}
+
+/**
+ * Validates an untrusted command envelope (decoded JSON or protobuf). Every
+ * field is checked; the first problem is reported with its field name.
+ */
+export function parseCommandEnvelope(value: unknown): CommandEnvelope {
+  if (!isJsonObject(value))
+    throw new ValidationError('command envelope must be an object', 'command');
+  const expected = value.expected_version;
+  const correlation = optionalString(value.correlation_id, 'correlation_id');
+  const traceparent = optionalString(value.traceparent, 'traceparent');
+  return {
+    tenant_id: Tenant.parse(value.tenant_id ?? ''),
+    command_id:
+      value.command_id === undefined ? Uuid.new() : Uuid.parse(value.command_id, 'command_id'),
+    aggregate_type: AggType.parse(value.aggregate_type),
+    aggregate_id: AggId.parse(value.aggregate_id),
+    payload: parseCommand(value.payload),
+    metadata: parseMetadata(value.metadata, 'metadata'),
+    ...(expected === undefined || expected === null
+      ? {}
+      : { expected_version: Ver.parse(expected, 'expected_version') }),
+    ...(correlation === undefined ? {} : { correlation_id: correlation }),
+    ...(traceparent === undefined ? {} : { traceparent }),
+  };
+}
+
+/** Builds a command envelope for a stream from a command and its context. */
+export function commandEnvelope(
+  key: StreamKey,
+  command: Command,
+  ctx: CommandContext = {},
+): CommandEnvelope {
+  return parseCommandEnvelope({
+    tenant_id: key.tenant,
+    command_id: ctx.commandId,
+    aggregate_type: key.type,
+    aggregate_id: key.id,
+    payload: command,
+    metadata: { ...ctx.metadata, ...(ctx.actorId === undefined ? {} : { actor_id: ctx.actorId }) },
+    expected_version: ctx.expectedVersion,
+    correlation_id: ctx.correlationId,
+    traceparent: ctx.traceparent,
+  });
+}
+
+export function streamKeyOf(envelope: {
+  tenant_id: TenantId;
+  aggregate_type: AggregateType;
+  aggregate_id: AggregateId;
+}): StreamKey {
+  return { tenant: envelope.tenant_id, type: envelope.aggregate_type, id: envelope.aggregate_id };
+}
+
+/** Validates an event envelope read back from storage or given to `inject`. */
+export function parseEventEnvelope(value: unknown): EventEnvelope {
+  if (!isJsonObject(value)) throw new ValidationError('event envelope must be an object', 'event');
+  const event = parseEvent({ type: value.event_type, data: value.payload });
+  const str = (k: string): string => {
+    const v = value[k];
+    if (typeof v !== 'string' || v === '')
+      throw new ValidationError(`event ${k} must be a non-empty string`, k);
+    return v;
+  };
+  if (Number.isNaN(Date.parse(str('timestamp'))))
+    throw new ValidationError('event timestamp is not a date', 'timestamp');
+  return {
+    tenant_id: Tenant.parse(value.tenant_id ?? ''),
+    event_id: Uuid.parse(value.event_id, 'event_id'),
+    aggregate_type: AggType.parse(value.aggregate_type),
+    aggregate_id: AggId.parse(value.aggregate_id),
+    version: Ver.parse(value.version),
+    event_type: event.type,
+    payload: event.data,
+    command_id: Uuid.parse(value.command_id, 'command_id'),
+    correlation_id: str('correlation_id'),
+    trace_id: str('trace_id'),
+    timestamp: str('timestamp'),
+    metadata: parseMetadata(value.metadata, 'metadata'),
+  };
+}

@@ -1,0 +1,35 @@
+export {
+  TenantId,
+  AggregateId,
+  AggregateType,
+  Version,
+  Uuid,
+  StreamKey,
+  DEFAULT_TENANT_TOKEN,
+} from './ids.js';
+export {
+  assertJson,
+  parseJson,
+  assertPayloadSize,
+  isJsonObject,
+  MAX_PAYLOAD_BYTES,
+} from './json.js';
+export type { JsonValue, JsonObject, JsonPrimitive } from './json.js';
+export {
+  parseCommand,
+  parseEvent,
+  parseCommandEnvelope,
+  parseEventEnvelope,
+  commandEnvelope,
+  streamKeyOf,
+  traceIdOf,
+} from './envelopes.js';
+export type {
+  Command,
+  Event,
+  Metadata,
+  CommandEnvelope,
+  EventEnvelope,
+  SnapshotEnvelope,
+  CommandContext,
+} from './envelopes.js';

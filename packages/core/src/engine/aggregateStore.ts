@@ -1,0 +1,279 @@
+import type { Command, CommandContext, StreamKey } from '../domain/index.js';
+import {
+  AggregateId,
+  AggregateType,
+  commandEnvelope,
+  parseCommandEnvelope,
+  parseEventEnvelope,
+  streamKeyOf,
+  TenantId,
+} from '../domain/index.js';
+import { UnavailableError, ValidationError } from '../errors/index.js';
+import type { ProcessManager, ProcessManagerReport } from '../processManagers/index.js';
+import { ProcessManagerRunner } from '../processManagers/index.js';
+import type { Projection } from '../projections/index.js';
+import { ProjectionRunner } from '../projections/index.js';
+import type { DeadLetter, StorageBackend } from '../storage/index.js';
+import { openFileBackend } from '../storage/index.js';
+import type { AggregateSnapshot, CommandResult } from './actor.js';
+import { AggregateActor } from './actor.js';
+import { ActorRegistry } from './actorRegistry.js';
+import type { AnyDecider, CommandOf, StateOf } from './decider.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+
+/** Engine settings; every one has a default. */
+export interface AggregateStoreOptions {
+  /** An actor idle this long is passivated (its state reloads on next use). @default 300_000 ms */
+  readonly idleTimeoutMs: number;
+  /** Most live actors held in memory. @default 10_000 */
+  readonly maxLiveActors: number;
+  /** Snapshot every N events (a decider may override); 0 never. @default 100 */
+  readonly snapshotEvery: number;
+  /** Re-decides after a concurrent append at most this often. @default 5 */
+  readonly maxRetries: number;
+  /** First retry backoff; doubles per attempt, with jitter. @default 5 ms */
+  readonly retryBackoffMs: number;
+  /** Command ids remembered per aggregate for idempotency (kept in snapshots). @default 1_000 */
+  readonly idempotencyWindow: number;
+  readonly logger: Logger;
+}
+
+export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
+  idleTimeoutMs: 300_000,
+  maxLiveActors: 10_000,
+  snapshotEvery: 100,
+  maxRetries: 5,
+  retryBackoffMs: 5,
+  idempotencyWindow: 1_000,
+  logger: silentLogger,
+});
+
+/** A reference to one aggregate; cheap, and valid across passivation. */
+export interface AggregateHandle<State, C extends Command> {
+  readonly key: StreamKey;
+  execute(command: C, ctx?: CommandContext): Promise<CommandResult>;
+  state(): Promise<State>;
+  snapshot(): Promise<AggregateSnapshot<State>>;
+  isAlive(): boolean;
+}
+
+export interface GetOptions {
+  /** @default the default tenant ('') */
+  readonly tenant?: string;
+}
+
+/**
+ * The engine: aggregates (one actor each), projections and process managers
+ * over one storage backend. Open it with `AggregateStore.builder(dir)`.
+ */
+export class AggregateStore {
+  private readonly registry: ActorRegistry;
+  private readonly projectionRunners = new Map<string, ProjectionRunner<unknown>>();
+  private readonly managerRunners: ProcessManagerRunner[];
+  private closed = false;
+
+  private constructor(
+    readonly backend: StorageBackend,
+    private readonly deciders: ReadonlyMap<string, AnyDecider>,
+    projections: readonly Projection[],
+    managers: readonly ProcessManager[],
+    readonly options: AggregateStoreOptions,
+  ) {
+    this.registry = new ActorRegistry(options);
+    for (const p of projections) {
+      this.projectionRunners.set(
+        p.name,
+        new ProjectionRunner(p, backend.eventLog, backend.checkpoints),
+      );
+    }
+    this.managerRunners = managers.map(
+      (m) =>
+        new ProcessManagerRunner(m, backend.eventLog, backend.checkpoints, backend.deadLetters),
+    );
+  }
+
+  /** Starts configuring a store on a local directory, or on any storage backend. */
+  static builder(target: string | StorageBackend): AggregateStoreBuilder {
+    return new AggregateStoreBuilder(target);
+  }
+
+  /** @internal used by the builder */
+  static create(
+    backend: StorageBackend,
+    deciders: ReadonlyMap<string, AnyDecider>,
+    projections: readonly Projection[],
+    managers: readonly ProcessManager[],
+    options: AggregateStoreOptions,
+  ): AggregateStore {
+    return new AggregateStore(backend, deciders, projections, managers, options);
+  }
+
+  get liveActors(): number {
+    return this.registry.size;
+  }
+
+  get aggregateTypes(): readonly string[] {
+    return [...this.deciders.keys()];
+  }
+
+  get<D extends AnyDecider>(
+    decider: D,
+    id: string,
+    options: GetOptions = {},
+  ): AggregateHandle<StateOf<D>, CommandOf<D>> {
+    this.registered(decider.type);
+    const key: StreamKey = {
+      tenant: TenantId.parse(options.tenant ?? ''),
+      type: AggregateType.parse(decider.type),
+      id: AggregateId.parse(id),
+    };
+    return {
+      key,
+      execute: (command, ctx) => this.submit(commandEnvelope(key, command, ctx)),
+      state: async () => (await this.actorOf(key).snapshot()).state as StateOf<D>,
+      snapshot: () => this.actorOf(key).snapshot() as Promise<AggregateSnapshot<StateOf<D>>>,
+      isAlive: () => this.registry.isAlive(key),
+    };
+  }
+
+  /** Runs a command envelope, validating it first when it comes from outside. */
+  async submit(envelope: unknown): Promise<CommandResult> {
+    const command = parseCommandEnvelope(envelope);
+    this.registered(command.aggregate_type);
+    return this.actorOf(streamKeyOf(command)).execute(command);
+  }
+
+  /** Appends an already-built event through its aggregate's actor (imports, repairs). */
+  async inject(event: unknown): Promise<CommandResult> {
+    const parsed = parseEventEnvelope(event);
+    this.registered(parsed.aggregate_type);
+    return this.actorOf(streamKeyOf(parsed)).inject(parsed);
+  }
+
+  isAlive(key: StreamKey): boolean {
+    return this.registry.isAlive(key);
+  }
+
+  /** A projection's state, caught up with every committed event. */
+  async projection<State>(projection: Projection<State>): Promise<State> {
+    return (await this.projectionRunner(projection).state()) as State;
+  }
+
+  async rebuildProjection<State>(projection: Projection<State>): Promise<State> {
+    return (await this.projectionRunner(projection).rebuild()) as State;
+  }
+
+  /** One pass of every process manager over the events committed since the last pass. */
+  async runProcessManagers(): Promise<ProcessManagerReport> {
+    let dispatched = 0;
+    let deadLettered = 0;
+    for (const runner of this.managerRunners) {
+      const report = await runner.run((envelope) => this.submit(envelope));
+      dispatched += report.dispatched;
+      deadLettered += report.deadLettered;
+    }
+    return { dispatched, deadLettered };
+  }
+
+  deadLetters(processManager: string): Promise<DeadLetter[]> {
+    return this.backend.deadLetters.list(processManager);
+  }
+
+  /** Writes a snapshot of every live aggregate that has changed since its last one. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.registry.all()].map((actor) => actor.flush()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    this.registry.close();
+    await this.backend.close();
+  }
+
+  private actorOf(key: StreamKey): AggregateActor {
+    if (this.closed) throw new UnavailableError('the store is closed');
+    const decider = this.registered(key.type);
+    return this.registry.acquire(
+      key,
+      () => new AggregateActor(key, decider, this.backend, this.options),
+    );
+  }
+
+  private registered(type: string): AnyDecider {
+    const decider = this.deciders.get(type);
+    if (decider === undefined) {
+      throw new ValidationError(
+        `unknown aggregate type '${type}' (known: ${this.aggregateTypes.join(', ')})`,
+        'aggregate_type',
+      );
+    }
+    return decider;
+  }
+
+  private projectionRunner(projection: Projection<unknown>): ProjectionRunner<unknown> {
+    const runner = this.projectionRunners.get(projection.name);
+    if (runner === undefined)
+      throw new ValidationError(`projection '${projection.name}' is not registered`, 'projection');
+    return runner;
+  }
+}
+
+export class AggregateStoreBuilder {
+  private readonly deciders = new Map<string, AnyDecider>();
+  private readonly projections: Projection[] = [];
+  private readonly managers: ProcessManager[] = [];
+  private options: AggregateStoreOptions = DEFAULT_STORE_OPTIONS;
+
+  constructor(private readonly target: string | StorageBackend) {}
+
+  aggregate(decider: AnyDecider): this {
+    AggregateType.parse(decider.type);
+    if (this.deciders.has(decider.type))
+      throw new ValidationError(`aggregate type '${decider.type}' registered twice`);
+    this.deciders.set(decider.type, decider);
+    return this;
+  }
+
+  projection(projection: Projection<unknown>): this {
+    this.unique(projection.name, this.projections);
+    this.projections.push(projection);
+    return this;
+  }
+
+  processManager(manager: ProcessManager): this {
+    this.unique(manager.name, this.managers);
+    this.managers.push(manager);
+    return this;
+  }
+
+  idleTimeout(ms: number): this {
+    return this.with({ idleTimeoutMs: ms });
+  }
+
+  with(options: Partial<AggregateStoreOptions>): this {
+    this.options = { ...this.options, ...options };
+    return this;
+  }
+
+  async open(): Promise<AggregateStore> {
+    const backend =
+      typeof this.target === 'string' ? await openFileBackend(this.target) : this.target;
+    return AggregateStore.create(
+      backend,
+      this.deciders,
+      this.projections,
+      this.managers,
+      Object.freeze({ ...this.options }),
+    );
+  }
+
+  private unique(name: string, list: readonly { name: string }[]): void {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
+      throw new ValidationError(`invalid name '${name}'`, 'name');
+    if (list.some((item) => item.name === name))
+      throw new ValidationError(`'${name}' registered twice`, 'name');
+  }
+}

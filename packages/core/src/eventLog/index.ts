@@ -1,0 +1,2 @@
+export type { Commit, StoredCommit, AppendResult, EventLog, StreamFilter } from './types.js';
+export { FileEventLog } from './fileEventLog.js';

@@ -1,0 +1,14 @@
+import type { EventEnvelope } from '../domain/index.js';
+
+/**
+ * A read model folded from the events of the aggregate types it subscribes
+ * to. State must be plain JSON: it is checkpointed with the stream cursors.
+ */
+export interface Projection<State = unknown> {
+  /** Unique among the store's projections; names its checkpoint. */
+  readonly name: string;
+  /** Aggregate types whose events are folded. */
+  readonly subscribes: readonly string[];
+  initialState(): State;
+  apply(state: State, event: EventEnvelope): State;
+}

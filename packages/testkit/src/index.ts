@@ -1,0 +1,10 @@
+export { DeciderSpecification } from './deciderSpecification.js';
+export type { DeciderThen } from './deciderSpecification.js';
+export { ProcessManagerSpecification, eventEnvelopeOf } from './processManagerSpecification.js';
+export type { GivenEvent } from './processManagerSpecification.js';
+export { Order, Inventory, ReservationSaga, INVENTORY_CAPACITY } from './fixtures/orders.js';
+export type { OrderState, InventoryState } from './fixtures/orders.js';
+export { Counter, CounterTotals } from './fixtures/counter.js';
+export type { CounterState } from './fixtures/counter.js';
+export { describeEngineContract } from './engineContract.js';
+export type { StorageFixture } from './engineContract.js';

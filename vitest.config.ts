@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+const resolve = { conditions: ['source', 'node', 'import', 'default'] };
+
+export default defineConfig({
+  resolve,
+  ssr: { resolve: { conditions: resolve.conditions, externalConditions: ['source'] } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['packages/*/test/**/*.unit.test.ts'] },
+      },
+    ],
+    reporters: ['default', 'json'],
+    outputFile: { json: '.tmp/vitest-results.json' },
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
