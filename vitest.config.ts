@@ -11,6 +11,14 @@ export default defineConfig({
         extends: true,
         test: { name: 'unit', include: ['packages/*/test/**/*.unit.test.ts'] },
       },
+      {
+        extends: true,
+        test: {
+          name: 'int',
+          include: ['packages/*/test/**/*.int.test.ts'],
+          globalSetup: ['packages/testkit/src/nats/globalSetup.ts'],
+        },
+      },
     ],
     reporters: ['default', 'json'],
     outputFile: { json: '.tmp/vitest-results.json' },

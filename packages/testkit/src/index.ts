@@ -8,3 +8,5 @@ export { Counter, CounterTotals } from './fixtures/counter.js';
 export type { CounterState } from './fixtures/counter.js';
 export { describeEngineContract } from './engineContract.js';
 export type { StorageFixture } from './engineContract.js';
+export { startNatsServer, freePort } from './nats/natsServer.js';
+export type { NatsServer, NatsServerOptions } from './nats/natsServer.js';

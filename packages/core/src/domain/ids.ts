@@ -17,10 +17,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Subject and path token of the default tenant (the empty tenant id of a
- * deployment that is not multi-tenant). `~` never appears in a valid tenant id,
+ * deployment that is not multi-tenant). `=` never appears in a valid tenant id (and is legal in NATS subjects, KV keys and file names),
  * so no tenant can collide with it.
  */
-export const DEFAULT_TENANT_TOKEN = '~default';
+export const DEFAULT_TENANT_TOKEN = '=default';
 
 function checked<T extends string>(
   value: unknown,
