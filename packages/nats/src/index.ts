@@ -1,0 +1,2 @@
+// Public entry of @tenantfold/nats: explicit exports, filled in per module.
+export {};
