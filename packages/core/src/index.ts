@@ -5,3 +5,4 @@ export * from './storage/index.js';
 export * from './engine/index.js';
 export * from './projections/index.js';
 export * from './processManagers/index.js';
+export * from './config/index.js';

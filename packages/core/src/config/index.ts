@@ -1,0 +1,2 @@
+export { readSettings, ConfigError, parse as parseSetting } from './settings.js';
+export type { SettingSpec, SettingsSpec, SettingsOf } from './settings.js';
