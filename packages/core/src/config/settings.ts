@@ -69,7 +69,7 @@ export function readSettings<S extends SettingsSpec>(
 
 /** Parsers for common setting types; each throws with what it expected. */
 export const parse = {
-  string(raw: unknown): string {
+  string: (raw: unknown): string => {
     if (typeof raw !== 'string' && typeof raw !== 'number') throw new Error('expected a string');
     return String(raw);
   },
@@ -81,13 +81,13 @@ export const parse = {
       return n;
     };
   },
-  boolean(raw: unknown): boolean {
+  boolean: (raw: unknown): boolean => {
     if (raw === true || raw === 'true' || raw === '1') return true;
     if (raw === false || raw === 'false' || raw === '0') return false;
     throw new Error('expected true or false');
   },
   /** `host:port`; port 0 lets the OS choose. */
-  listenAddress(raw: unknown): { host: string; port: number } {
+  listenAddress: (raw: unknown): { host: string; port: number } => {
     const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(String(raw));
     const port = Number(match?.[2]);
     if (match?.[1] === undefined || port > 65535)
