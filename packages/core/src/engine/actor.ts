@@ -23,6 +23,7 @@ export interface ActorSettings {
   readonly retryBackoffMs: number;
   readonly idempotencyWindow: number;
   readonly logger: Logger;
+  readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
 }
 
 export interface CommandResult {
@@ -265,6 +266,7 @@ export class AggregateActor {
       throw new RehydrationError(`cannot rehydrate ${Key.toString(this.key)}`, { cause: error });
     }
     this.loaded = true;
+    this.settings.onRehydrated?.(this.key, (performance.now() - started) / 1000);
     this.settings.logger.debug(
       {
         stream: Key.toString(this.key),

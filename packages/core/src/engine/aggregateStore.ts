@@ -37,6 +37,8 @@ export interface AggregateStoreOptions {
   /** Command ids remembered per aggregate for idempotency (kept in snapshots). @default 1_000 */
   readonly idempotencyWindow: number;
   readonly logger: Logger;
+  /** Called after an aggregate is loaded from storage (for metrics). */
+  readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
 }
 
 export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
@@ -149,6 +151,11 @@ export class AggregateStore {
     const parsed = parseEventEnvelope(event);
     this.registered(parsed.aggregate_type);
     return this.actorOf(streamKeyOf(parsed)).inject(parsed);
+  }
+
+  /** State and version of any registered aggregate (for transports that carry type names). */
+  async stateOf(key: StreamKey): Promise<AggregateSnapshot> {
+    return this.actorOf(key).snapshot();
   }
 
   isAlive(key: StreamKey): boolean {

@@ -1,0 +1,156 @@
+import type { AggregateStore, CommandResult, Logger } from '@tenantfold/core';
+import {
+  isTenantfoldError,
+  parseCommandEnvelope,
+  StreamKey,
+  TenantAccessDeniedError,
+  TenantId,
+  ValidationError,
+} from '@tenantfold/core';
+import type { CommandOutcome, NodeMetrics } from '../metrics/nodeMetrics.js';
+import type { TenantGate } from './tenantGate.js';
+
+/** Who may be served here; throws `NotOwnerError` (with the owner) for other tenants. */
+export interface OwnershipCheck {
+  assertOwned(tenant: TenantId): void;
+}
+
+/** Request context that arrives beside the body (gRPC metadata, HTTP headers). */
+export interface CallContext {
+  /** `x-tenant-id`; undefined when the header is absent. */
+  readonly tenant: string | undefined;
+  readonly correlationId?: string;
+  readonly traceparent?: string;
+}
+
+export interface CommandHandlerOptions {
+  readonly store: AggregateStore;
+  readonly gate: TenantGate;
+  readonly metrics: NodeMetrics;
+  readonly ownership: OwnershipCheck;
+  readonly logger: Logger;
+  /** Whether a call without `x-tenant-id` means the default tenant. @default false */
+  readonly allowDefaultTenant: boolean;
+}
+
+export interface SubmitResult extends CommandResult {
+  readonly command_id: string;
+}
+
+/**
+ * The node's command path, independent of transport: tenant rules, ownership,
+ * intake gate, then the engine; every outcome counted and logged.
+ */
+export class CommandHandler {
+  constructor(private readonly options: CommandHandlerOptions) {}
+
+  /** The tenant of a call: from its header, checked against the body's. */
+  tenantOf(call: CallContext, bodyTenant?: unknown): TenantId {
+    if (call.tenant === undefined || call.tenant === '') {
+      if (!this.options.allowDefaultTenant) {
+        throw new ValidationError(
+          'x-tenant-id is required (this deployment has no default tenant)',
+          'x-tenant-id',
+        );
+      }
+    }
+    const tenant = TenantId.parse(call.tenant ?? '', 'x-tenant-id');
+    if (bodyTenant !== undefined && bodyTenant !== '' && bodyTenant !== tenant) {
+      throw new TenantAccessDeniedError(`body tenant_id does not match x-tenant-id '${tenant}'`);
+    }
+    return tenant;
+  }
+
+  async submit(call: CallContext, body: Record<string, unknown>): Promise<SubmitResult> {
+    const started = performance.now();
+    const { metrics, logger } = this.options;
+    let aggregateType = typeof body.aggregate_type === 'string' ? body.aggregate_type : 'unknown';
+    let tenant = call.tenant ?? '';
+    let outcome: CommandOutcome = 'error';
+    const log = { tenant_id: tenant, aggregate_id: body.aggregate_id, command_id: body.command_id };
+    try {
+      const tenantId = this.tenantOf(call, body.tenant_id);
+      tenant = tenantId;
+      this.options.ownership.assertOwned(tenantId);
+      const envelope = parseCommandEnvelope({
+        ...body,
+        tenant_id: tenantId,
+        correlation_id: call.correlationId ?? body.correlation_id,
+        traceparent: call.traceparent,
+      });
+      aggregateType = envelope.aggregate_type;
+      const release = this.options.gate.enter(tenant);
+      try {
+        const result = await this.options.store.submit(envelope);
+        outcome = result.duplicate ? 'duplicate' : 'ok';
+        const first = result.events[0];
+        logger.info(
+          {
+            ...log,
+            tenant_id: tenant,
+            command_id: envelope.command_id,
+            correlation_id: first?.correlation_id ?? envelope.correlation_id,
+            trace_id: first?.trace_id,
+            version: result.version,
+            duplicate: result.duplicate,
+          },
+          'command applied',
+        );
+        return { ...result, command_id: envelope.command_id };
+      } finally {
+        release();
+      }
+    } catch (error) {
+      outcome = outcomeOf(error);
+      if (outcome === 'conflict') metrics.versionConflicts.inc({ aggregate_type: aggregateType });
+      metrics.tenantErrors.inc({
+        tenant_id: metrics.tenants.of(tenant),
+        code: isTenantfoldError(error) ? error.code : 'INTERNAL',
+      });
+      const level = outcome === 'error' ? 'error' : 'info';
+      logger[level]({ ...log, tenant_id: tenant, err: error }, 'command failed');
+      throw error;
+    } finally {
+      metrics.commands.inc({
+        aggregate_type: aggregateType,
+        tenant_id: metrics.tenants.of(tenant),
+        outcome,
+      });
+      metrics.commandDuration.observe(
+        { aggregate_type: aggregateType },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  async getState(
+    call: CallContext,
+    body: Record<string, unknown>,
+  ): Promise<{ state: unknown; version: number }> {
+    const tenant = this.tenantOf(call, body.tenant_id);
+    this.options.ownership.assertOwned(tenant);
+    const key = StreamKey.of(tenant, String(body.aggregate_type), String(body.aggregate_id));
+    return this.options.store.stateOf(key);
+  }
+}
+
+function outcomeOf(error: unknown): CommandOutcome {
+  if (!isTenantfoldError(error)) return 'error';
+  switch (error.code) {
+    case 'VALIDATION':
+    case 'TENANT_ACCESS_DENIED':
+      return 'invalid';
+    case 'DECIDE':
+    case 'PROGRAM_LIMIT':
+      return 'rejected';
+    case 'VERSION_CONFLICT':
+      return 'conflict';
+    case 'NOT_OWNER':
+    case 'UNAVAILABLE':
+    case 'STORAGE':
+    case 'STREAM':
+      return 'unavailable';
+    default:
+      return 'error';
+  }
+}
