@@ -4,7 +4,7 @@ import type {
   ServerUnaryCall,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { EventEnvelope, JsonValue } from '@tenantfold/core';
+import type { EventEnvelope } from '@tenantfold/core';
 import { parseJson, ValidationError } from '@tenantfold/core';
 import type { CallContext, CommandHandler } from '../intake/commandHandler.js';
 import { metadataValue, toServiceError } from './status.js';
