@@ -20,3 +20,6 @@ export {
 } from './grpc/protos.js';
 export { AdminServer } from './admin/adminServer.js';
 export type { AdminHooks, AdminServerOptions } from './admin/adminServer.js';
+export { loadNodeConfig, NODE_SETTINGS } from './config/nodeConfig.js';
+export type { NodeConfig } from './config/nodeConfig.js';
+export { onTermination } from './lifecycle/signals.js';

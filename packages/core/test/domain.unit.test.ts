@@ -1,5 +1,7 @@
 import {
   AggregateId,
+  canonicalJson,
+  stateHash,
   AggregateType,
   DomainError,
   ERROR_STATUS,
@@ -156,5 +158,16 @@ describe('errors', () => {
       message: "tenant 'acme' is served by node 'node-b'",
       owner: 'node-b',
     });
+  });
+});
+
+describe('state hash', () => {
+  it('is equal for equal states whatever the key order, and differs otherwise', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}',
+    );
+    expect(stateHash({ a: 1, b: 2 })).toBe(stateHash({ b: 2, a: 1 }));
+    expect(stateHash({ a: 1, b: 2 })).not.toBe(stateHash({ a: 1, b: 3 }));
+    expect(stateHash({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -33,3 +33,4 @@ export type {
   SnapshotEnvelope,
   CommandContext,
 } from './envelopes.js';
+export { canonicalJson, stateHash } from './stateHash.js';
