@@ -165,7 +165,8 @@ export function loadNodeConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   file?: string,
 ): NodeConfig {
-  const path = file ?? (env.AGGREGATE_CONFIG?.trim() || undefined);
+  const fromEnv = env.AGGREGATE_CONFIG?.trim();
+  const path = file ?? (fromEnv === '' ? undefined : fromEnv);
   let values: Record<string, unknown> = {};
   if (path !== undefined) {
     let parsed: unknown;
