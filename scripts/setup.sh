@@ -6,12 +6,17 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v nats-server >/dev/null 2>&1; then
-  echo "setup: installing nats-server (Debian package)"
+# Debian packages: nats-server (JetStream) for tests and the dev cluster,
+# prometheus for promtool (tests check /metrics with it).
+missing=()
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: $(nats-server --version)"
+echo "setup: $(nats-server --version), $(promtool --version 2>&1 | head -1)"
 
 # Native modules (isolated-vm, better-sqlite3) build from source here; keep a
 # built node_modules when the lockfile has not changed.

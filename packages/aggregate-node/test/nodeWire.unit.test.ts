@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +196,10 @@ describe('admin HTTP', () => {
     );
     expect(text).toContain('tenant_id="_other"'); // cap 2: the third tenant seen shares the overflow label
     expect(text).toContain('aggregate_command_duration_seconds_bucket');
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.error, 'promtool missing: run npm run setup').toBeUndefined();
+    expect(check.stdout + check.stderr).toBe('');
+    expect(check.status).toBe(0);
   });
 
   it('needs the token for /admin', async () => {

@@ -21,6 +21,12 @@ export class TenantLabels {
   }
 }
 
+const DEFAULT_GAUGES_NAMED_AS_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export type CommandOutcome =
   'ok' | 'duplicate' | 'rejected' | 'invalid' | 'conflict' | 'unavailable' | 'error';
 
@@ -40,6 +46,8 @@ export class NodeMetrics {
     this.tenants = new TenantLabels(options.tenantLabelCap);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named *_total break Prometheus naming rules (promtool rejects them).
+    for (const name of DEFAULT_GAUGES_NAMED_AS_COUNTERS) this.registry.removeSingleMetric(name);
     this.commands = new Counter({
       name: 'aggregate_commands_total',
       help: 'Commands handled, by aggregate type, tenant (bounded) and outcome.',
