@@ -20,6 +20,8 @@ export default defineConfig({
         },
       },
     ],
+    // isolated-vm needs this on Node 20+ (its README): isolates can crash without it.
+    execArgv: ['--no-node-snapshot'],
     reporters: ['default', 'json'],
     outputFile: { json: '.tmp/vitest-results.json' },
     testTimeout: 30_000,

@@ -177,3 +177,29 @@ describe('projection checkpoints', () => {
     expect(kept.some((name) => name.startsWith('checkpoint.json.corrupt-'))).toBe(true);
   });
 });
+
+describe('snapshot failures', () => {
+  it('do not fail a command whose commit was written', async () => {
+    const backend = await openFileBackend(dir);
+    const failing = {
+      ...backend,
+      snapshots: {
+        load: backend.snapshots.load.bind(backend.snapshots),
+        save: () => Promise.reject(new StorageError('disk full')),
+      },
+    };
+    // A fault (disk full) that cannot be made for real here: only the snapshot write fails.
+    const store = await AggregateStore.builder(failing)
+      .aggregate(Counter)
+      .with({ snapshotEvery: 1 })
+      .open();
+    const result = await store.get(Counter, 'c-snap-fail').execute({ type: 'Add', data: { n: 2 } });
+    expect(result.version).toBe(1);
+    expect(await positions(backend.eventLog as FileEventLog, key)).toEqual([]);
+    expect(
+      await positions(backend.eventLog as FileEventLog, Key.of('', 'counter', 'c-snap-fail')),
+    ).toEqual([1]);
+    await store.close().catch(() => undefined); // close flushes a snapshot, which fails again
+    await backend.close();
+  });
+});

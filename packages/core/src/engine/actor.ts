@@ -213,7 +213,13 @@ export class AggregateActor {
         },
       );
     }
-    await this.maybeSnapshot();
+    // The commit is durable: a failed snapshot must not turn it into an error.
+    await this.maybeSnapshot().catch((error: unknown) =>
+      this.settings.logger.warn(
+        { stream: Key.toString(this.key), err: error },
+        'snapshot failed; the next one will retry',
+      ),
+    );
     return {
       events: stored.events,
       version: stored.version,

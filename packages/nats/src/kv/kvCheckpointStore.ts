@@ -1,0 +1,80 @@
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { CheckpointStore, JsonValue } from '@tenantfold/core';
+import { StorageError } from '@tenantfold/core';
+import { natsCall } from '../errors/index.js';
+import { checkKey, openBucket } from './buckets.js';
+
+/** Defaults of {@link KvCheckpointStoreOptions}. */
+export const CHECKPOINT_STORE_DEFAULTS = Object.freeze({
+  bucket: 'CHECKPOINTS',
+  replicas: 1,
+  requestTimeoutMs: 5_000,
+});
+
+export interface KvCheckpointStoreOptions {
+  /** An open connection. The store never closes it. */
+  readonly nc: NatsConnection;
+  /** KV bucket of the checkpoints. @default 'CHECKPOINTS' */
+  readonly bucket?: string;
+  /** Bucket replicas (3 in a cluster). @default 1 */
+  readonly replicas?: number;
+  /** Timeout of each KV request, in ms. @default 5_000 */
+  readonly requestTimeoutMs?: number;
+}
+
+const HEADER_ALLOWANCE = 256;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Projection and process-manager checkpoints, one KV key per name (names such
+ * as `projections/totals` are valid keys). A put is atomic; a value that is
+ * not JSON loads as `undefined`, so its owner rebuilds.
+ */
+export class KvCheckpointStore implements CheckpointStore {
+  private constructor(
+    private readonly kv: KV,
+    private readonly nc: NatsConnection,
+    /** Name of the bucket. */
+    readonly bucket: string,
+  ) {}
+
+  static async open(options: KvCheckpointStoreOptions): Promise<KvCheckpointStore> {
+    const bucket = options.bucket ?? CHECKPOINT_STORE_DEFAULTS.bucket;
+    const kv = await openBucket({
+      nc: options.nc,
+      bucket,
+      replicas: options.replicas ?? CHECKPOINT_STORE_DEFAULTS.replicas,
+      requestTimeoutMs: options.requestTimeoutMs ?? CHECKPOINT_STORE_DEFAULTS.requestTimeoutMs,
+      description: 'tenantfold projection and process-manager checkpoints',
+    });
+    return new KvCheckpointStore(kv, options.nc, bucket);
+  }
+
+  async load(name: string): Promise<JsonValue | undefined> {
+    checkKey('checkpoint name', name);
+    const entry = await natsCall({ store: 'storage', operation: `load checkpoint ${name}` }, () =>
+      this.kv.get(name),
+    );
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    try {
+      return JSON.parse(decoder.decode(entry.value)) as JsonValue;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async save(name: string, value: JsonValue): Promise<void> {
+    checkKey('checkpoint name', name);
+    const operation = `save checkpoint ${name}`;
+    const data = encoder.encode(JSON.stringify(value));
+    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    if (data.length + HEADER_ALLOWANCE > maxPayload) {
+      throw new StorageError(
+        `${operation}: ${data.length} bytes is too large for the server's max_payload of ${maxPayload}`,
+      );
+    }
+    await natsCall({ store: 'storage', operation }, () => this.kv.put(name, data));
+  }
+}

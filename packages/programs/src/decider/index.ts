@@ -1,0 +1,2 @@
+export { ProgramDecider } from './programDecider.js';
+export type { ProgramDeciderOptions } from './programDecider.js';

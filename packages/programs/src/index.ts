@@ -1,0 +1,32 @@
+/**
+ * Sandboxed decide/evolve programs (isolated-vm) and the `aggregates.yaml`
+ * manifest that names them.
+ */
+export {
+  ProgramRuntime,
+  contentHash,
+  DEFAULT_PROGRAM_LIMITS,
+  PROGRAM_LIMIT_RANGES,
+  PROGRAM_FUNCTIONS,
+} from './sandbox/index.js';
+export type {
+  ProgramRuntimeOptions,
+  ProgramRuntimeStats,
+  ProgramLimits,
+  Program,
+  ProgramSource,
+  ProgramFunction,
+  CallOptions,
+  CallOutcome,
+} from './sandbox/index.js';
+export { ProgramDecider } from './decider/index.js';
+export type { ProgramDeciderOptions } from './decider/index.js';
+export { loadManifest, loadProgramDeciders, ManifestError } from './manifest/index.js';
+export type {
+  LoadProgramDecidersOptions,
+  Manifest,
+  ManifestIssue,
+  AggregateDefinition,
+  ProgramFile,
+  QuerySettings,
+} from './manifest/index.js';

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { UnavailableError } from '@tenantfold/core';
+import type { ProgramLimits } from './limits.js';
+import { DEFAULT_PROGRAM_LIMITS, resolveLimits } from './limits.js';
+import type { Program, ProgramSource } from './program.js';
+import type { SandboxCounters } from './sandboxedProgram.js';
+import { SandboxedProgram } from './sandboxedProgram.js';
+
+export interface ProgramRuntimeOptions {
+  /**
+   * Limits for programs loaded without their own; each may be overridden per
+   * load (per aggregate type in the manifest).
+   * @default DEFAULT_PROGRAM_LIMITS: `{ cpuMs: 200, memoryMb: 64 }`
+   */
+  readonly limits?: Partial<ProgramLimits>;
+}
+
+export interface ProgramRuntimeStats {
+  /** Programs held, one per distinct (source hash, memory limit). */
+  readonly programs: number;
+  /** Program compilations, including recompiles after a memory blow-up. */
+  readonly compiles: number;
+  /** Isolates recreated after a call exhausted the memory limit. */
+  readonly restarts: number;
+}
+
+/** sha256 of a program's source, hex: the key programs are cached by. */
+export function contentHash(code: string): string {
+  return createHash('sha256').update(code, 'utf8').digest('hex');
+}
+
+/**
+ * Compiles programs and holds their isolates. A source is compiled once and
+ * cached by its content hash: loading the same source again, under any file
+ * name and for any aggregate type, returns the same `Program`. Each distinct
+ * program has its own isolate (so its memory limit, its failures and its
+ * thread are its own). Creating a runtime starts nothing; `dispose()` frees
+ * every isolate.
+ */
+export class ProgramRuntime {
+  /** The limits programs get unless a load overrides them. */
+  readonly limits: ProgramLimits;
+  private readonly programs = new Map<string, Promise<SandboxedProgram>>();
+  private readonly counters: SandboxCounters = { compiles: 0, restarts: 0 };
+  private disposed = false;
+
+  constructor(options: ProgramRuntimeOptions = {}) {
+    this.limits = resolveLimits(DEFAULT_PROGRAM_LIMITS, options.limits);
+  }
+
+  private static sharedRuntime: ProgramRuntime | undefined;
+
+  /**
+   * A process-wide runtime with the default limits, created on first use and
+   * never disposed: for a service whose programs live as long as the process.
+   * Tests and reloads should create (and dispose) their own.
+   */
+  static shared(): ProgramRuntime {
+    ProgramRuntime.sharedRuntime ??= new ProgramRuntime();
+    return ProgramRuntime.sharedRuntime;
+  }
+
+  get stats(): ProgramRuntimeStats {
+    return {
+      programs: this.programs.size,
+      compiles: this.counters.compiles,
+      restarts: this.counters.restarts,
+    };
+  }
+
+  /**
+   * The compiled program for `source`, compiling it on first use. `limits`
+   * overrides the runtime's: `memoryMb` is part of the cache key (a different
+   * heap limit needs another isolate); `cpuMs` bounds the run of the top level
+   * at first load (each call passes its own).
+   * @throws ValidationError naming the file: syntax error, or a top level that
+   *   throws or runs out of time or memory
+   */
+  load(source: ProgramSource, limits?: Partial<ProgramLimits>): Promise<Program> {
+    if (this.disposed)
+      return Promise.reject(new UnavailableError('the program runtime is disposed'));
+    const { cpuMs, memoryMb } = resolveLimits(this.limits, limits);
+    const hash = contentHash(source.code);
+    const key = `${hash}:${memoryMb}`;
+    const cached = this.programs.get(key);
+    if (cached !== undefined) return cached;
+    const started = SandboxedProgram.start({ source, hash, memoryMb, cpuMs }, this.counters);
+    this.programs.set(key, started);
+    started.catch(() => {
+      if (this.programs.get(key) === started) this.programs.delete(key);
+    });
+    return started;
+  }
+
+  /** Disposes every isolate; later loads and calls fail with `UnavailableError`. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const program of this.programs.values()) {
+      void program.then(
+        (p) => p.dispose(),
+        () => undefined,
+      );
+    }
+    this.programs.clear();
+  }
+}
