@@ -23,3 +23,6 @@ export type { AdminHooks, AdminServerOptions } from './admin/adminServer.js';
 export { loadNodeConfig, NODE_SETTINGS } from './config/nodeConfig.js';
 export type { NodeConfig } from './config/nodeConfig.js';
 export { onTermination } from './lifecycle/signals.js';
+export { AggregateNode } from './aggregateNode.js';
+export type { NodeState, NodeStartOptions, DrainReport } from './aggregateNode.js';
+export { PlacementOwnership } from './intake/placementOwnership.js';

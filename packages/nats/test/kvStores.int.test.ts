@@ -172,6 +172,10 @@ describe('KV and dead-letter stores', () => {
       const kv = await new Kvm(await connection()).open(names.checkpointBucket);
       await kv.put('projections/broken', '{"cursors": ');
       expect(await store.load('projections/broken')).toBeUndefined();
+      const keys: string[] = [];
+      for await (const k of await kv.keys('projections/broken.*')) keys.push(k);
+      expect(keys).toEqual([expect.stringMatching(/^projections\/broken\.corrupt-\d+$/)]);
+      expect((await kv.get(keys[0]!))?.string()).toBe('{"cursors": ');
       await expect(store.save('a b', {})).rejects.toMatchObject({ code: 'VALIDATION' });
       await expect(store.load('.hidden')).rejects.toMatchObject({ code: 'VALIDATION' });
     });

@@ -81,6 +81,7 @@ describe('the bank-account program in an AggregateStore', () => {
       expect(await handle.snapshot()).toEqual({
         state: { status: 'open', owner: 'ann', balance: 75 },
         version: 4,
+        position: 4,
       });
 
       const refused = handle.execute({ type: 'Withdraw', data: { amount: 500 } });

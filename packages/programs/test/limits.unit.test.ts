@@ -85,7 +85,7 @@ describe('CPU and memory limits, through an AggregateStore', () => {
     expect(turns).toBeGreaterThan(10);
 
     await r1.execute({ type: 'Add', data: { n: 2 } });
-    expect(await r1.snapshot()).toEqual({ state: { total: 3 }, version: 2 });
+    expect(await r1.snapshot()).toEqual({ state: { total: 3 }, version: 2, position: 2 });
     const acc = store.get(account, 'acc-1');
     await acc.execute({ type: 'Open', data: { owner: 'ann' } });
     await acc.execute({ type: 'Deposit', data: { amount: 10 } });
@@ -105,7 +105,7 @@ describe('CPU and memory limits, through an AggregateStore', () => {
 
     await r1.execute({ type: 'Add', data: { n: 2 } });
     await store.get(rogue, 'r-2').execute({ type: 'Add', data: { n: 5 } });
-    expect(await r1.snapshot()).toEqual({ state: { total: 3 }, version: 2 });
+    expect(await r1.snapshot()).toEqual({ state: { total: 3 }, version: 2, position: 2 });
     expect(await store.get(rogue, 'r-2').state()).toEqual({ total: 5 });
     expect(runtime.stats).toMatchObject({ restarts: 1, compiles: compiles + 1 });
 
@@ -120,7 +120,11 @@ describe('CPU and memory limits, through an AggregateStore', () => {
       expect((await overLimit('Spin')).error).toBeInstanceOf(ProgramLimitError);
       expect((await overLimit('Hog')).error).toBeInstanceOf(ProgramLimitError);
       await r1.execute({ type: 'Add', data: { n: 1 } });
-      expect(await r1.snapshot()).toEqual({ state: { total: round }, version: round });
+      expect(await r1.snapshot()).toEqual({
+        state: { total: round },
+        version: round,
+        position: round,
+      });
     }
     expect(runtime.stats.restarts).toBe(2);
   });

@@ -39,6 +39,8 @@ export interface CommandResult {
 export interface AggregateSnapshot<State = unknown> {
   readonly state: State;
   readonly version: number;
+  /** Event-log position of the last commit folded in (0: none). */
+  readonly position: number;
 }
 
 /**
@@ -83,7 +85,7 @@ export class AggregateActor {
   snapshot(): Promise<AggregateSnapshot> {
     return this.enqueue(async () => {
       await this.ensureLoaded();
-      return { state: this.state, version: this.version };
+      return { state: this.state, version: this.version, position: this.position };
     });
   }
 

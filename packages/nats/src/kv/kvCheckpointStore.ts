@@ -61,6 +61,8 @@ export class KvCheckpointStore implements CheckpointStore {
     try {
       return JSON.parse(decoder.decode(entry.value)) as JsonValue;
     } catch {
+      // Keep the unreadable value for inspection (as the file store does); the owner rebuilds.
+      await this.kv.put(`${name}.corrupt-${Date.now()}`, entry.value).catch(() => undefined);
       return undefined;
     }
   }

@@ -1,0 +1,162 @@
+import { fileURLToPath } from 'node:url';
+import { status } from '@grpc/grpc-js';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
+import { silentLogger, TenantId } from '@tenantfold/core';
+import { PlacementStore } from '@tenantfold/nats';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { commandClient, rejection } from './grpcClient.js';
+
+// A whole node on a real nats-server, with the bank-account programs, over real gRPC and HTTP.
+const manifest = fileURLToPath(
+  new URL('../../../examples/bank-account/aggregates.yaml', import.meta.url),
+);
+const suffix = Math.random().toString(36).slice(2, 8);
+const names = {
+  streamName: `EVENTS_${suffix}`,
+  subjectPrefix: `n${suffix}.`,
+  snapshotBucket: `SNAPSHOTS_${suffix}`,
+  checkpointBucket: `CHECKPOINTS_${suffix}`,
+  deadLetterStream: `DEAD_LETTERS_${suffix}`,
+};
+const placementBucket = `PLACEMENT_${suffix}`;
+const TOKEN = 'admin-secret';
+
+let node: AggregateNode;
+let nc: NatsConnection;
+let client: ReturnType<typeof commandClient>;
+
+beforeAll(async () => {
+  const config = loadNodeConfig({
+    AGGREGATE_NODE_ID: 'node-a',
+    AGGREGATE_NATS_URL: inject('natsUrl'),
+    AGGREGATE_MANIFEST: manifest,
+    AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
+    AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
+    AGGREGATE_ADMIN_TOKEN: TOKEN,
+  });
+  node = await AggregateNode.start(config, {
+    logger: silentLogger,
+    storage: names,
+    placementBucket,
+  });
+  client = commandClient(node.grpcPort);
+  nc = await connect({ servers: inject('natsUrl') });
+  // A second node holds one pinned tenant, so this node must refuse it. It is draining,
+  // so the ring gives every other tenant to node-a and the test does not depend on hashing.
+  const placement = await PlacementStore.open(nc, { bucket: placementBucket });
+  await placement.registerNode({
+    id: 'node-b',
+    grpcAddress: '127.0.0.1:1',
+    adminAddress: '127.0.0.1:2',
+    tenantRange: 'b',
+    status: 'draining',
+  });
+  await placement.pin(TenantId.parse('tenant-far'), 'node-b');
+  // Wait until the node's placement watch has seen the pin.
+  await vi.waitFor(async () => {
+    const error = await rejection(client.submit(open('x'), { 'x-tenant-id': 'tenant-far' }));
+    expect(error.code).toBe(status.UNAVAILABLE);
+  });
+});
+
+afterAll(async () => {
+  client.close();
+  await node.stop();
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [
+    names.streamName,
+    names.deadLetterStream,
+    `KV_${names.snapshotBucket}`,
+    `KV_${names.checkpointBucket}`,
+    `KV_${placementBucket}`,
+  ]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+  await nc.close();
+});
+
+const command = (id: string, type: string, data: Record<string, unknown>) => ({
+  aggregate_type: 'account',
+  aggregate_id: id,
+  payload_json: JSON.stringify({ type, data }),
+});
+const open = (id: string) => command(id, 'Open', { owner: 'ada' });
+const acme = { 'x-tenant-id': 'acme' };
+
+describe('aggregate node on NATS', () => {
+  it('runs the bank-account scenario over gRPC', async () => {
+    await client.submit(open('acc-1'), acme);
+    await client.submit(command('acc-1', 'Deposit', { amount: 100 }), acme);
+    await client.submit(command('acc-1', 'Deposit', { amount: 50 }), acme);
+    const withdrawn = await client.submit(command('acc-1', 'Withdraw', { amount: 75 }), acme);
+    expect(withdrawn.version).toBe(4);
+    const state = await client.getState({ aggregate_type: 'account', aggregate_id: 'acc-1' }, acme);
+    expect(JSON.parse(state.state_json as string)).toMatchObject({ status: 'open', balance: 75 });
+
+    const error = await rejection(
+      client.submit(command('acc-1', 'Withdraw', { amount: 500 }), acme),
+    );
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toBe('insufficient funds: balance 75, requested 500');
+    const after = await client.getState({ aggregate_type: 'account', aggregate_id: 'acc-1' }, acme);
+    expect(after.version).toBe(4);
+  });
+
+  it('answers UNAVAILABLE with the owner for a tenant placement gives to another node', async () => {
+    const error = await rejection(client.submit(open('acc-far'), { 'x-tenant-id': 'tenant-far' }));
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.metadata.get('x-owner-node')).toEqual(['node-b']);
+  });
+
+  it('drains a tenant: intake stops, the report holds versions, positions and state hashes', async () => {
+    await client.submit(open('acc-d'), { 'x-tenant-id': 'drainme' });
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const base = `http://127.0.0.1:${node.adminPort}`;
+    const res = await fetch(`${base}/admin/drain`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ tenant_id: 'drainme' }),
+    });
+    const report = (await res.json()) as { aggregates: Array<Record<string, unknown>> };
+    expect(report.aggregates).toEqual([
+      {
+        type: 'account',
+        id: 'acc-d',
+        version: 1,
+        position: expect.any(Number) as number,
+        state_hash: expect.stringMatching(/^[0-9a-f]{64}$/) as string,
+      },
+    ]);
+    const refused = await rejection(
+      client.submit(command('acc-d', 'Deposit', { amount: 1 }), { 'x-tenant-id': 'drainme' }),
+    );
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    await fetch(`${base}/admin/resume`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ tenant_id: 'drainme' }),
+    });
+    await expect(
+      client.submit(command('acc-d', 'Deposit', { amount: 1 }), { 'x-tenant-id': 'drainme' }),
+    ).resolves.toMatchObject({ version: 2 });
+  });
+
+  it('reports health and readiness, and registers itself in placement', async () => {
+    const health = await (await fetch(`http://127.0.0.1:${node.adminPort}/health`)).json();
+    expect(health).toMatchObject({
+      ok: true,
+      state: 'RUNNING',
+      nats: 'connected',
+      breaker: 'CLOSED',
+    });
+    expect((await fetch(`http://127.0.0.1:${node.adminPort}/ready`)).status).toBe(200);
+    const placement = await PlacementStore.open(nc, { bucket: placementBucket });
+    expect(await placement.getNode('node-a')).toMatchObject({
+      status: 'active',
+      grpcAddress: `127.0.0.1:${node.grpcPort}`,
+    });
+  });
+});
