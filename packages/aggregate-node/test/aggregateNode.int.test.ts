@@ -105,6 +105,23 @@ describe('aggregate node on NATS', () => {
     expect(after.version).toBe(4);
   });
 
+  it('runs 10 concurrent commands on one aggregate with contiguous versions', async () => {
+    await client.submit(open('acc-conc'), acme);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        client.submit(command('acc-conc', 'Deposit', { amount: 1 }), acme),
+      ),
+    );
+    expect(results.map((r) => r.version as number).sort((a, b) => a - b)).toEqual([
+      2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
+    const state = await client.getState(
+      { aggregate_type: 'account', aggregate_id: 'acc-conc' },
+      acme,
+    );
+    expect(JSON.parse(state.state_json as string)).toMatchObject({ balance: 10 });
+  });
+
   it('answers UNAVAILABLE with the owner for a tenant placement gives to another node', async () => {
     const error = await rejection(client.submit(open('acc-far'), { 'x-tenant-id': 'tenant-far' }));
     expect(error.code).toBe(status.UNAVAILABLE);
