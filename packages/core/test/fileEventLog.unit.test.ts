@@ -3,17 +3,16 @@ import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Commit, EventEnvelope, StreamKey } from '@tenantfold/core';
+import type { StreamKey } from '@tenantfold/core';
 import {
   AggregateStore,
   FileEventLog,
   openFileBackend,
   StorageError,
   StreamKey as Key,
-  Uuid,
   VersionConflictError,
 } from '@tenantfold/core';
-import { Counter, CounterTotals } from '@tenantfold/testkit';
+import { commitOf, Counter, CounterTotals } from '@tenantfold/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 let dir: string;
@@ -24,25 +23,6 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const key = Key.of('', 'counter', 'c-1');
 const commitsFile = () => join(dir, 'streams', 'counter', 'c-1', 'commits.jsonl');
-
-function commitOf(stream: StreamKey, version: number, n = 1): Commit {
-  const commandId = Uuid.new();
-  const events: EventEnvelope[] = Array.from({ length: n }, (_, i) => ({
-    tenant_id: stream.tenant,
-    event_id: Uuid.new(),
-    aggregate_type: stream.type,
-    aggregate_id: stream.id,
-    version: version - n + i + 1,
-    event_type: 'Added',
-    payload: { n: 1 },
-    command_id: commandId,
-    correlation_id: commandId,
-    trace_id: 'trace',
-    timestamp: new Date().toISOString(),
-    metadata: {},
-  }));
-  return { command_id: commandId, stream, version, events, timestamp: new Date().toISOString() };
-}
 
 async function positions(log: FileEventLog, stream: StreamKey): Promise<number[]> {
   const out: number[] = [];
@@ -66,7 +46,7 @@ describe('file event log', () => {
 
   it('checks the expected position on append', async () => {
     const log = new FileEventLog(dir);
-    await log.append(commitOf(key, 2, 2), 0);
+    await log.append(commitOf(key, 2, { count: 2 }), 0);
     await expect(log.append(commitOf(key, 3), 0)).rejects.toMatchObject(
       new VersionConflictError(0, 2),
     );
@@ -79,7 +59,7 @@ describe('file event log', () => {
   it('cuts a torn last line on open and keeps the complete commits', async () => {
     const log = new FileEventLog(dir);
     await log.append(commitOf(key, 1), 0);
-    await log.append(commitOf(key, 3, 2), 1);
+    await log.append(commitOf(key, 3, { count: 2 }), 1);
     const intact = await readFile(commitsFile(), 'utf8');
     const half = JSON.stringify({ ...commitOf(key, 4), position: 4 }).slice(0, 80);
     await appendFile(commitsFile(), half); // a crash in the middle of writing a commit

@@ -1,17 +1,11 @@
+import { commitOf } from '@tenantfold/testkit';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  Commit,
-  EventEnvelope,
-  StorageBackend,
-  StoredSnapshot,
-  StreamKey,
-} from '@tenantfold/core';
+import type { StorageBackend, StoredSnapshot, StreamKey } from '@tenantfold/core';
 import {
   StorageError,
   StreamKey as Key,
-  Uuid,
   VersionConflictError,
   openFileBackend,
 } from '@tenantfold/core';
@@ -30,31 +24,6 @@ afterEach(async () => {
 });
 
 const key = Key.of('acme', 'counter', 'c-1');
-
-function commitOf(stream: StreamKey, version: number): Commit {
-  const commandId = Uuid.new();
-  const event: EventEnvelope = {
-    tenant_id: stream.tenant,
-    event_id: Uuid.new(),
-    aggregate_type: stream.type,
-    aggregate_id: stream.id,
-    version,
-    event_type: 'Added',
-    payload: { n: 1 },
-    command_id: commandId,
-    correlation_id: commandId,
-    trace_id: 'trace',
-    timestamp: new Date().toISOString(),
-    metadata: {},
-  };
-  return {
-    command_id: commandId,
-    stream,
-    version,
-    events: [event],
-    timestamp: event.timestamp,
-  };
-}
 
 function snapshotOf(stream: StreamKey, version: number): StoredSnapshot {
   return {

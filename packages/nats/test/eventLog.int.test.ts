@@ -12,7 +12,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DIRECT_READ_LIMIT } from '../src/jetstream/index.js';
 import { JetStreamEventLog } from '../src/index.js';
-import { commitOf } from './commits.js';
+import { commitOf } from '@tenantfold/testkit';
 import type { TestNames } from './fixture.js';
 import { collect, connectToTestServer, removeAll, uniqueNames } from './fixture.js';
 

@@ -10,3 +10,4 @@ export { describeEngineContract } from './engineContract.js';
 export type { StorageFixture } from './engineContract.js';
 export { startNatsServer, freePort } from './nats/natsServer.js';
 export type { NatsServer, NatsServerOptions } from './nats/natsServer.js';
+export { commitOf } from './commits.js';
