@@ -1,0 +1,369 @@
+// Node benchmark: gRPC commands on a whole aggregate node vs raw JetStream appends.
+//
+//   npm run bench:node
+//
+// Starts its own nats-server (file storage, temp dir) and one `AggregateNode` with
+// the bank-account manifest (examples/bank-account/aggregates.yaml), then, in the
+// same run and interleaved round by round, measures at concurrency 1, 32 and 256:
+//   raw   acknowledged JetStream publishes: 150-byte payload, Nats-Msg-Id and
+//         expected last subject sequence, one subject per worker (as bench/store.ts);
+//   node  `SubmitCommand` over gRPC (one client, tenant header `x-tenant-id`),
+//         `Deposit {amount: 1}` spread over 10,000 accounts opened beforehand.
+// Then the rehydration time of one aggregate of 10,000 events, without snapshots
+// and with a snapshot every 1,000 events: `state()` on a fresh store and backend.
+// Prints a table of medians over the rounds, one JSON line per case, and the
+// node/raw ratio. Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000),
+// BENCH_REHYDRATION_RUNS (5).
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { AggregateNode, commandServiceClient, loadNodeConfig } from '@tenantfold/aggregate-node';
+import type { Decider } from '@tenantfold/core';
+import { AggregateStore, silentLogger } from '@tenantfold/core';
+import { openJetStreamBackend } from '@tenantfold/nats';
+import { startNatsServer } from '@tenantfold/testkit';
+
+const CONCURRENCY = [1, 32, 256] as const;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000);
+const REHYDRATION_RUNS = Number(process.env.BENCH_REHYDRATION_RUNS ?? 5);
+const AGGREGATES = 10_000;
+const REHYDRATION_EVENTS = 10_000;
+const TENANT = 'bench';
+const PAYLOAD = new Uint8Array(150).fill(120);
+const MANIFEST = fileURLToPath(
+  new URL('../examples/bank-account/aggregates.yaml', import.meta.url),
+);
+
+type Kind = 'raw' | 'node';
+
+interface Round {
+  readonly ops: number;
+  readonly seconds: number;
+  readonly latenciesMs: number[];
+}
+
+interface Summary {
+  readonly case: Kind;
+  readonly concurrency: number;
+  readonly rounds: number;
+  readonly ops_per_s: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly ops_per_s_rounds: number[];
+}
+
+interface RehydrationSummary {
+  readonly case: 'rehydration';
+  readonly events: number;
+  readonly snapshot_every: number;
+  readonly runs: number;
+  readonly median_ms: number;
+  readonly min_ms: number;
+  readonly max_ms: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+function median(values: readonly number[]): number {
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+/** Runs `concurrency` workers, each calling `op` back to back until the round's time is up. */
+async function round(
+  concurrency: number,
+  op: (worker: number, i: number) => Promise<unknown>,
+): Promise<Round> {
+  const latenciesMs: number[] = [];
+  const started = performance.now();
+  const deadline = started + ROUND_MS;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const t = performance.now();
+        await op(worker, i);
+        latenciesMs.push(performance.now() - t);
+      }
+    }),
+  );
+  return {
+    ops: latenciesMs.length,
+    seconds: (performance.now() - started) / 1_000,
+    latenciesMs,
+  };
+}
+
+function summarise(kind: Kind, concurrency: number, rounds: readonly Round[]): Summary {
+  const rates = rounds.map((r) => r.ops / r.seconds);
+  const sorted = rounds.map((r) => [...r.latenciesMs].sort((a, b) => a - b));
+  return {
+    case: kind,
+    concurrency,
+    rounds: rounds.length,
+    ops_per_s: Math.round(median(rates)),
+    p50_ms: Number(median(sorted.map((s) => quantile(s, 0.5))).toFixed(3)),
+    p99_ms: Number(median(sorted.map((s) => quantile(s, 0.99))).toFixed(3)),
+    ops_per_s_rounds: rates.map(Math.round),
+  };
+}
+
+/** Raw appends: each worker owns a subject and tracks its last sequence. */
+function rawCase(js: JetStreamClient, roundNo: number, concurrency: number) {
+  const last = new Array<number>(concurrency).fill(0);
+  return round(concurrency, async (worker) => {
+    const ack = await js.publish(`raw.r${roundNo}.c${concurrency}.w${worker}`, PAYLOAD, {
+      msgID: randomUUID(),
+      expect: { lastSubjectSequence: last[worker] ?? 0 },
+    });
+    last[worker] = ack.seq;
+  });
+}
+
+type Submit = (aggregateId: string, type: string, data: Record<string, unknown>) => Promise<void>;
+
+/** A promise-shaped `SubmitCommand` over one gRPC client (one HTTP/2 connection). */
+function grpcSubmitter(port: number): { submit: Submit; close: () => void } {
+  const Ctor = commandServiceClient();
+  const client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure()) as Client &
+    Record<
+      string,
+      (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void
+    >;
+  const submit: Submit = (aggregateId, type, data) =>
+    new Promise((resolve, reject) => {
+      const md = new Metadata();
+      md.set('x-tenant-id', TENANT);
+      client.SubmitCommand!(
+        {
+          aggregate_type: 'account',
+          aggregate_id: aggregateId,
+          payload_json: JSON.stringify({ type, data }),
+        },
+        md,
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  return { submit, close: () => client.close() };
+}
+
+const accountId = (n: number) => `acc-${n}`;
+
+/**
+ * Node commands: worker `w` of `c` walks accounts w, w + c, w + 2c, ... so the
+ * workers stay on disjoint accounts (but for the wrap-around) and every round
+ * spreads over all 10,000 of them.
+ */
+function nodeCase(submit: Submit, concurrency: number, offset: number) {
+  return round(concurrency, (worker, i) =>
+    submit(accountId((offset + worker + i * concurrency) % AGGREGATES), 'Deposit', { amount: 1 }),
+  );
+}
+
+/** Opens every account, `concurrency` commands in flight. */
+async function openAccounts(submit: Submit, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < AGGREGATES) {
+        const n = next++;
+        await submit(accountId(n), 'Open', { owner: 'bench' });
+      }
+    }),
+  );
+}
+
+/** A small aggregate with constant-size state (as bench/store.ts). */
+interface TallyState {
+  readonly count: number;
+  readonly total: number;
+}
+type TallyCommand = { type: 'Add'; data: { n: number } };
+type TallyEvent = { type: 'Added'; data: { n: number } };
+const Tally: Decider<TallyState, TallyCommand, TallyEvent> = {
+  type: 'tally',
+  initialState: () => ({ count: 0, total: 0 }),
+  decide: (_state, command) => ({ type: 'Added', data: { n: command.data.n } }),
+  evolve: (state, event) => ({ count: state.count + 1, total: state.total + event.data.n }),
+};
+
+async function openTallyStore(url: string, snapshotEvery: number): Promise<AggregateStore> {
+  const backend = await openJetStreamBackend({ servers: url, connectionName: 'bench-rehydrate' });
+  return AggregateStore.builder(backend).with({ snapshotEvery }).aggregate(Tally).open();
+}
+
+/**
+ * One aggregate of 10,000 events, then `state()` on a fresh store (and backend
+ * connection) per run: the whole load is timed, not the store's opening.
+ */
+async function rehydrationCase(url: string, snapshotEvery: number): Promise<RehydrationSummary> {
+  const id = `rehydrate-every-${snapshotEvery}`;
+  const writer = await openTallyStore(url, snapshotEvery);
+  try {
+    const handle = writer.get(Tally, id);
+    // The actor queues these: one aggregate, so they commit one after another.
+    for (let done = 0; done < REHYDRATION_EVENTS; done += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, () => handle.execute({ type: 'Add', data: { n: 1 } })),
+      );
+    }
+  } finally {
+    await writer.close();
+  }
+  const times: number[] = [];
+  for (let run = 0; run < REHYDRATION_RUNS; run++) {
+    const store = await openTallyStore(url, snapshotEvery);
+    try {
+      const t = performance.now();
+      const state = await store.get(Tally, id).state();
+      times.push(performance.now() - t);
+      if (state.count !== REHYDRATION_EVENTS) {
+        throw new Error(`rehydrated ${state.count} events, expected ${REHYDRATION_EVENTS}`);
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  const sorted = times.sort((a, b) => a - b);
+  return {
+    case: 'rehydration',
+    events: REHYDRATION_EVENTS,
+    snapshot_every: snapshotEvery,
+    runs: sorted.length,
+    median_ms: Number(quantile(sorted, 0.5).toFixed(3)),
+    min_ms: Number(sorted[0]!.toFixed(3)),
+    max_ms: Number(sorted[sorted.length - 1]!.toFixed(3)),
+  };
+}
+
+function table(summaries: readonly Summary[]): string {
+  const header = ['case', 'conc', 'ops/s (median)', 'p50 ms', 'p99 ms', 'ops/s per round'];
+  const rows = summaries.map((s) => [
+    s.case,
+    String(s.concurrency),
+    String(s.ops_per_s),
+    s.p50_ms.toFixed(3),
+    s.p99_ms.toFixed(3),
+    s.ops_per_s_rounds.join(' / '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const server = await startNatsServer();
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const node = await AggregateNode.start(
+    loadNodeConfig({
+      AGGREGATE_NODE_ID: 'bench-node',
+      AGGREGATE_NATS_URL: server.url,
+      AGGREGATE_MANIFEST: MANIFEST,
+      AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
+      AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
+      AGGREGATE_ADMIN_TOKEN: 'bench-secret',
+      // Every account stays live: the measured window is warm actors.
+      AGGREGATE_MAX_LIVE_ACTORS: String(2 * AGGREGATES),
+    }),
+    {
+      logger: silentLogger,
+      storage: {
+        streamName: `EVENTS_${suffix}`,
+        subjectPrefix: `n${suffix}.`,
+        snapshotBucket: `SNAPSHOTS_${suffix}`,
+        checkpointBucket: `CHECKPOINTS_${suffix}`,
+        deadLetterStream: `DEAD_LETTERS_${suffix}`,
+      },
+      placementBucket: `PLACEMENT_${suffix}`,
+    },
+  );
+  const grpc = grpcSubmitter(node.grpcPort);
+  // As the node's own connection: no async stack traces (a stack capture per request).
+  const nc = await connect({ servers: server.url, name: 'bench-raw', noAsyncTraces: true });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: 'RAW',
+      subjects: ['raw.>'],
+      storage: StorageType.File,
+      allow_direct: true,
+    });
+    const js = jsm.jetstream();
+    console.log(
+      `nats-server ${nc.info?.version ?? '?'}, node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms per case, ${AGGREGATES} accounts`,
+    );
+
+    const t = performance.now();
+    await openAccounts(grpc.submit, 256);
+    console.log(
+      `opened ${AGGREGATES} accounts over gRPC in ${((performance.now() - t) / 1_000).toFixed(2)} s`,
+    );
+    // Warm-up, not measured: JIT and connections warm.
+    for (const c of CONCURRENCY) {
+      await rawCase(js, 0, c);
+      await Promise.all(
+        Array.from({ length: c }, (_, w) => grpc.submit(accountId(w), 'Deposit', { amount: 1 })),
+      );
+    }
+
+    const results = new Map<string, Round[]>();
+    const record = (kind: Kind, c: number, r: Round) => {
+      const key = `${kind}/${c}`;
+      results.set(key, [...(results.get(key) ?? []), r]);
+    };
+    // Interleaved, so that drift (page cache, GC, the streams growing) hits both alike.
+    for (let r = 1; r <= ROUNDS; r++) {
+      for (const c of CONCURRENCY) {
+        record('raw', c, await rawCase(js, r, c));
+        record('node', c, await nodeCase(grpc.submit, c, r * 997));
+      }
+      process.stdout.write(`round ${r}/${ROUNDS} done\n`);
+    }
+
+    const rehydration = [
+      await rehydrationCase(server.url, 0),
+      await rehydrationCase(server.url, 1_000),
+    ];
+
+    const summaries = CONCURRENCY.flatMap((c) =>
+      (['raw', 'node'] as const).map((kind) => summarise(kind, c, results.get(`${kind}/${c}`)!)),
+    );
+    console.log('');
+    console.log(table(summaries));
+    for (const r of rehydration) {
+      console.log(
+        `rehydration of one aggregate of ${r.events} events, ${r.snapshot_every === 0 ? 'no snapshots' : `snapshot every ${r.snapshot_every}`}: median ${r.median_ms} ms (min ${r.min_ms}, max ${r.max_ms}, ${r.runs} runs)`,
+      );
+    }
+    console.log('');
+    for (const s of summaries) console.log(JSON.stringify(s));
+    for (const r of rehydration) console.log(JSON.stringify(r));
+    for (const c of CONCURRENCY) {
+      const raw = summaries.find((s) => s.case === 'raw' && s.concurrency === c)!;
+      const nodeSummary = summaries.find((s) => s.case === 'node' && s.concurrency === c)!;
+      console.log(
+        JSON.stringify({
+          case: 'ratio',
+          concurrency: c,
+          node_over_raw: Number((nodeSummary.ops_per_s / raw.ops_per_s).toFixed(3)),
+        }),
+      );
+    }
+  } finally {
+    grpc.close();
+    await node.stop();
+    await nc.close();
+    await server.stop();
+  }
+}
+
+await main();
