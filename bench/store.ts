@@ -11,121 +11,28 @@
 //           own 4 aggregates, actors warm.
 // Prints a table of medians over the rounds, one JSON line per case, and the
 // engine/raw ratio. Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000).
-import { randomUUID } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { AggregateHandle, AggregateStore, Decider } from '@tenantfold/core';
-import { AggregateStore as Store, DomainError } from '@tenantfold/core';
+import type { AggregateHandle, AggregateStore } from '@tenantfold/core';
+import { AggregateStore as Store } from '@tenantfold/core';
 import type { JetStreamBackend } from '@tenantfold/nats';
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { startNatsServer } from '@tenantfold/testkit';
+import type { Round, TallyCommand, TallyState } from './lib.js';
+import {
+  CONCURRENCY,
+  quantile,
+  rawCase,
+  round,
+  ROUND_MS,
+  ROUNDS,
+  summarise,
+  table,
+  Tally,
+} from './lib.js';
 
-const CONCURRENCY = [1, 32, 256] as const;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000);
 const AGGREGATES_PER_WORKER = 4;
-const PAYLOAD = new Uint8Array(150).fill(120);
-
-type Kind = 'raw' | 'engine';
-
-/**
- * A small aggregate with constant-size state. (The testkit's Counter keeps its
- * whole history, so its state, evolve and snapshots grow with every command:
- * that would measure the fixture, not the engine.)
- */
-interface TallyState {
-  readonly count: number;
-  readonly total: number;
-}
-type TallyCommand = { type: 'Add'; data: { n: number } };
-type TallyEvent = { type: 'Added'; data: { n: number } };
-const Tally: Decider<TallyState, TallyCommand, TallyEvent> = {
-  type: 'tally',
-  initialState: () => ({ count: 0, total: 0 }),
-  decide(state, command) {
-    if (state.total + command.data.n < 0) throw new DomainError('tally cannot go below zero');
-    return { type: 'Added', data: { n: command.data.n } };
-  },
-  evolve: (state, event) => ({ count: state.count + 1, total: state.total + event.data.n }),
-};
-
-interface Round {
-  readonly ops: number;
-  readonly seconds: number;
-  readonly latenciesMs: number[];
-}
-
-interface Summary {
-  readonly case: Kind;
-  readonly concurrency: number;
-  readonly rounds: number;
-  readonly ops_per_s: number;
-  readonly p50_ms: number;
-  readonly p99_ms: number;
-  readonly ops_per_s_rounds: number[];
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
-function median(values: readonly number[]): number {
-  return quantile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
-/** Runs `concurrency` workers, each calling `op` back to back until the round's time is up. */
-async function round(
-  concurrency: number,
-  op: (worker: number, i: number) => Promise<unknown>,
-): Promise<Round> {
-  const latenciesMs: number[] = [];
-  const started = performance.now();
-  const deadline = started + ROUND_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const t = performance.now();
-        await op(worker, i);
-        latenciesMs.push(performance.now() - t);
-      }
-    }),
-  );
-  return {
-    ops: latenciesMs.length,
-    seconds: (performance.now() - started) / 1_000,
-    latenciesMs,
-  };
-}
-
-function summarise(kind: Kind, concurrency: number, rounds: readonly Round[]): Summary {
-  const rates = rounds.map((r) => r.ops / r.seconds);
-  const sorted = rounds.map((r) => [...r.latenciesMs].sort((a, b) => a - b));
-  return {
-    case: kind,
-    concurrency,
-    rounds: rounds.length,
-    ops_per_s: Math.round(median(rates)),
-    p50_ms: Number(median(sorted.map((s) => quantile(s, 0.5))).toFixed(3)),
-    p99_ms: Number(median(sorted.map((s) => quantile(s, 0.99))).toFixed(3)),
-    ops_per_s_rounds: rates.map(Math.round),
-  };
-}
-
-/** Raw appends: each worker owns a subject and tracks its last sequence. */
-function rawCase(js: JetStreamClient, roundNo: number, concurrency: number) {
-  const last = new Array<number>(concurrency).fill(0);
-  return round(concurrency, async (worker) => {
-    const ack = await js.publish(`raw.r${roundNo}.c${concurrency}.w${worker}`, PAYLOAD, {
-      msgID: randomUUID(),
-      expect: { lastSubjectSequence: last[worker] ?? 0 },
-    });
-    last[worker] = ack.seq;
-  });
-}
 
 type TallyHandle = AggregateHandle<TallyState, TallyCommand>;
 
@@ -187,22 +94,6 @@ async function readCases(
   return out;
 }
 
-function table(summaries: readonly Summary[]): string {
-  const header = ['case', 'conc', 'ops/s (median)', 'p50 ms', 'p99 ms', 'ops/s per round'];
-  const rows = summaries.map((s) => [
-    s.case,
-    String(s.concurrency),
-    String(s.ops_per_s),
-    s.p50_ms.toFixed(3),
-    s.p99_ms.toFixed(3),
-    s.ops_per_s_rounds.join(' / '),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 async function main(): Promise<void> {
   const server = await startNatsServer();
   // As the backend's own connection: no async stack traces (a stack capture per request).
@@ -245,7 +136,7 @@ async function main(): Promise<void> {
     const commitBytes = Buffer.byteLength(JSON.stringify({ ...sampleCommit, position: undefined }));
 
     const results = new Map<string, Round[]>();
-    const record = (kind: Kind, c: number, r: Round) => {
+    const record = (kind: 'raw' | 'engine', c: number, r: Round) => {
       const key = `${kind}/${c}`;
       results.set(key, [...(results.get(key) ?? []), r]);
     };
