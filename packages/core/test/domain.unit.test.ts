@@ -13,6 +13,7 @@ import {
   StreamKey,
   TenantId,
   traceIdOf,
+  Uuid,
   ValidationError,
   VersionConflictError,
 } from '@tenantfold/core';
@@ -169,5 +170,16 @@ describe('state hash', () => {
     expect(stateHash({ a: 1, b: 2 })).toBe(stateHash({ b: 2, a: 1 }));
     expect(stateHash({ a: 1, b: 2 })).not.toBe(stateHash({ a: 1, b: 3 }));
     expect(stateHash({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('generated ids', () => {
+  it('are distinct across pool refills and keep the UUID v7 layout', () => {
+    const ids = Array.from({ length: 1_000 }, () => Uuid.new()); // 16 kB of randomness: several refills
+    expect(new Set(ids).size).toBe(1_000);
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const traces = new Set(Array.from({ length: 1_000 }, () => traceIdOf(undefined)));
+    expect(traces.size).toBe(1_000);
   });
 });

@@ -8,6 +8,7 @@ import {
   Version as Ver,
 } from './ids.js';
 import type { JsonValue } from './json.js';
+import { random16 } from './randomBytes.js';
 import { assertJson, assertPayloadSize, isJsonObject } from './json.js';
 
 /** A command as a decider sees it. */
@@ -86,7 +87,7 @@ const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** Trace id from a W3C traceparent; invalid or absent headers start a new trace. */
 export function traceIdOf(traceparent: string | undefined): string {
   const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
-  return match?.[1] ?? Uuid.new().replaceAll('-', '');
+  return match?.[1] ?? Buffer.from(random16()).toString('hex');
 }
 
 export function parseCommand(value: unknown, field = 'payload'): Command {
