@@ -3,6 +3,8 @@
  * manifest that names them.
  */
 export {
+  DEFAULT_ISOLATES_PER_PROGRAM,
+  MAX_ISOLATES_PER_PROGRAM,
   ProgramRuntime,
   contentHash,
   DEFAULT_PROGRAM_LIMITS,

@@ -1,4 +1,4 @@
-import { UnavailableError } from '@tenantfold/core';
+import { ProgramLimitError, UnavailableError, ValidationError } from '@tenantfold/core';
 import { ProgramRuntime, loadManifest, loadProgramDeciders } from '@tenantfold/programs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempDirs, probe } from './helpers.js';
@@ -12,8 +12,11 @@ function initialState() { return { total: 0 }; }
 describe('compiled once, cached by content hash', () => {
   const dirs = new TempDirs();
   const runtimes: ProgramRuntime[] = [];
-  const runtime = () => {
-    const made = new ProgramRuntime();
+  // One isolate per program, so `compiles` counts programs compiled: with a
+  // larger pool, concurrent calls may start (and compile into) more isolates,
+  // which the pool tests below check.
+  const runtime = (options: ConstructorParameters<typeof ProgramRuntime>[0] = { isolates: 1 }) => {
+    const made = new ProgramRuntime(options);
     runtimes.push(made);
     return made;
   };
@@ -78,6 +81,63 @@ describe('compiled once, cached by content hash', () => {
     rt.dispose();
     await expect(rt.load({ filename: 'a.js', code: COUNTER })).rejects.toThrow(UnavailableError);
     await expect(program.call('initialState', [], { cpuMs: 50 })).rejects.toThrow(UnavailableError);
+  });
+
+  it('runs concurrent calls on a pool of at most `isolates` isolates, one compile each', async () => {
+    const rt = runtime({ isolates: 3 });
+    const program = await rt.load({ filename: 'a.js', code: COUNTER });
+    expect(rt.stats).toEqual({ programs: 1, compiles: 1, restarts: 0 });
+    await program.call('initialState', [], { cpuMs: 50 });
+    await program.call('initialState', [], { cpuMs: 50 });
+    expect(rt.stats.compiles).toBe(1); // one at a time: no second isolate
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, n) =>
+        program.call('evolve', [{ total: n }, { data: { n: 1 } }], { cpuMs: 1_000 }),
+      ),
+    );
+    expect(results).toEqual(
+      Array.from({ length: 20 }, (_, n) => ({ kind: 'returned', json: `{"total":${n + 1}}` })),
+    );
+    expect(rt.stats).toEqual({ programs: 1, compiles: 3, restarts: 0 });
+  });
+
+  it('restarts only the isolate whose call blew the memory limit', async () => {
+    const rt = runtime({ isolates: 2, limits: { memoryMb: 16 } });
+    const code = `
+      let seen = 0;
+      function decide(state, command) {
+        seen++;
+        if (command.type === 'Hog') { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }
+        let x = 0;
+        for (let i = 0; i < 2e6; i++) x += i;
+        return { type: 'Seen', data: { seen, x } };
+      }
+    `;
+    const program = await rt.load({ filename: 'hog.js', code });
+    const [hog, ok] = await Promise.allSettled([
+      program.call('decide', [{}, { type: 'Hog' }], { cpuMs: 5_000 }),
+      program.call('decide', [{}, { type: 'Fine' }], { cpuMs: 5_000 }),
+    ]);
+    expect(hog.status).toBe('rejected');
+    expect((hog as PromiseRejectedResult).reason).toBeInstanceOf(ProgramLimitError);
+    expect(ok).toEqual({
+      status: 'fulfilled',
+      value: { kind: 'returned', json: expect.stringContaining('"seen":1') as unknown },
+    });
+    expect(rt.stats).toEqual({ programs: 1, compiles: 2, restarts: 0 });
+    // Sequential calls use the surviving isolate; the blown one restarts only when needed.
+    await program.call('decide', [{}, { type: 'Fine' }], { cpuMs: 5_000 });
+    expect(rt.stats).toEqual({ programs: 1, compiles: 2, restarts: 0 });
+    await Promise.all([
+      program.call('decide', [{}, { type: 'Fine' }], { cpuMs: 5_000 }),
+      program.call('decide', [{}, { type: 'Fine' }], { cpuMs: 5_000 }),
+    ]);
+    expect(rt.stats).toEqual({ programs: 1, compiles: 3, restarts: 1 });
+  });
+
+  it('refuses a pool size out of range', () => {
+    expect(() => new ProgramRuntime({ isolates: 0 })).toThrow(ValidationError);
+    expect(() => new ProgramRuntime({ isolates: 1.5 })).toThrow(ValidationError);
   });
 
   it('does not keep a program that failed to load', async () => {

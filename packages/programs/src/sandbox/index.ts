@@ -1,4 +1,9 @@
-export { ProgramRuntime, contentHash } from './programRuntime.js';
+export {
+  DEFAULT_ISOLATES_PER_PROGRAM,
+  MAX_ISOLATES_PER_PROGRAM,
+  ProgramRuntime,
+  contentHash,
+} from './programRuntime.js';
 export type { ProgramRuntimeOptions, ProgramRuntimeStats } from './programRuntime.js';
 export {
   DEFAULT_PROGRAM_LIMITS,

@@ -12,8 +12,8 @@ export interface ProgramLimits {
    */
   readonly cpuMs: number;
   /**
-   * Heap limit of the program's isolate, in MB (isolated-vm's `memoryLimit`;
-   * minimum 8). A program that allocates past it is stopped, and its isolate is
+   * Heap limit of each of the program's isolates, in MB (isolated-vm's `memoryLimit`;
+   * minimum 8). A call that allocates past it is stopped, and its isolate (only) is
    * disposed and recreated before the next call.
    * @default 64 MB
    */

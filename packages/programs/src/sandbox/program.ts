@@ -28,7 +28,7 @@ export type CallOutcome =
   | { readonly kind: 'failed'; readonly name: string; readonly message: string };
 
 /**
- * A compiled program in its own isolate. Programs are shared: every load of
+ * A compiled program on its own pool of isolates. Programs are shared: every load of
  * the same source (and memory limit) from one `ProgramRuntime` returns the
  * same `Program`.
  */
@@ -37,13 +37,13 @@ export interface Program {
   readonly hash: string;
   /** The name the program was first loaded under. */
   readonly filename: string;
-  /** Heap limit of the program's isolate, in MB. */
+  /** Heap limit of each of the program's isolates, in MB. */
   readonly memoryMb: number;
   /** The contract functions the program defines at top level. */
   readonly functions: ReadonlySet<ProgramFunction>;
   /**
    * Runs `fn(...args)` in the sandbox. Arguments are copied in as JSON and the
-   * result is copied out as JSON text. Calls to one program run one at a time.
+   * result is copied out as JSON text. Calls to one program run one at a time on each of its isolates.
    * @throws ProgramLimitError when the call runs out of time or memory
    * @throws UnavailableError when the runtime has been disposed
    */

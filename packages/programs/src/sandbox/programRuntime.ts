@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { UnavailableError } from '@tenantfold/core';
+import { UnavailableError, ValidationError } from '@tenantfold/core';
 import type { ProgramLimits } from './limits.js';
 import { DEFAULT_PROGRAM_LIMITS, resolveLimits } from './limits.js';
 import type { Program, ProgramSource } from './program.js';
@@ -13,12 +13,31 @@ export interface ProgramRuntimeOptions {
    * @default DEFAULT_PROGRAM_LIMITS: `{ cpuMs: 200, memoryMb: 64 }`
    */
   readonly limits?: Partial<ProgramLimits>;
+  /**
+   * Most isolates each program runs on at once, an integer from 1 to
+   * {@link MAX_ISOLATES_PER_PROGRAM}. Calls to one program run in parallel on
+   * up to this many isolates (each runs one call at a time, with the program's
+   * own memory limit); isolates beyond the first are started only when every
+   * existing one is busy. 1 runs all calls to a program one after another.
+   * @default DEFAULT_ISOLATES_PER_PROGRAM (2)
+   */
+  readonly isolates?: number;
 }
+
+/** Isolates per program unless `ProgramRuntimeOptions.isolates` says otherwise. */
+export const DEFAULT_ISOLATES_PER_PROGRAM = 2;
+
+/** Largest accepted `ProgramRuntimeOptions.isolates`. */
+export const MAX_ISOLATES_PER_PROGRAM = 64;
 
 export interface ProgramRuntimeStats {
   /** Programs held, one per distinct (source hash, memory limit). */
   readonly programs: number;
-  /** Program compilations, including recompiles after a memory blow-up. */
+  /**
+   * Program compilations: one per isolate started, so the first load of a
+   * source, each further isolate of its pool, and each restart after a
+   * memory blow-up.
+   */
   readonly compiles: number;
   /** Isolates recreated after a call exhausted the memory limit. */
   readonly restarts: number;
@@ -33,19 +52,29 @@ export function contentHash(code: string): string {
  * Compiles programs and holds their isolates. A source is compiled once and
  * cached by its content hash: loading the same source again, under any file
  * name and for any aggregate type, returns the same `Program`. Each distinct
- * program has its own isolate (so its memory limit, its failures and its
- * thread are its own). Creating a runtime starts nothing; `dispose()` frees
+ * program has its own small pool of isolates (so its memory limit, its
+ * failures and its threads are its own). Creating a runtime starts nothing; `dispose()` frees
  * every isolate.
  */
 export class ProgramRuntime {
   /** The limits programs get unless a load overrides them. */
   readonly limits: ProgramLimits;
+  /** Most isolates each program runs on at once. */
+  readonly isolates: number;
   private readonly programs = new Map<string, Promise<SandboxedProgram>>();
   private readonly counters: SandboxCounters = { compiles: 0, restarts: 0 };
   private disposed = false;
 
   constructor(options: ProgramRuntimeOptions = {}) {
     this.limits = resolveLimits(DEFAULT_PROGRAM_LIMITS, options.limits);
+    const isolates = options.isolates ?? DEFAULT_ISOLATES_PER_PROGRAM;
+    if (!Number.isInteger(isolates) || isolates < 1 || isolates > MAX_ISOLATES_PER_PROGRAM) {
+      throw new ValidationError(
+        `isolates: expected an integer from 1 to ${MAX_ISOLATES_PER_PROGRAM}, got ${JSON.stringify(isolates)}`,
+        'isolates',
+      );
+    }
+    this.isolates = isolates;
   }
 
   private static sharedRuntime: ProgramRuntime | undefined;
@@ -84,7 +113,10 @@ export class ProgramRuntime {
     const key = `${hash}:${memoryMb}`;
     const cached = this.programs.get(key);
     if (cached !== undefined) return cached;
-    const started = SandboxedProgram.start({ source, hash, memoryMb, cpuMs }, this.counters);
+    const started = SandboxedProgram.start(
+      { source, hash, memoryMb, cpuMs, isolates: this.isolates },
+      this.counters,
+    );
     this.programs.set(key, started);
     started.catch(() => {
       if (this.programs.get(key) === started) this.programs.delete(key);

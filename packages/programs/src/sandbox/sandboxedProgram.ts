@@ -35,6 +35,18 @@ export interface SandboxedProgramSpec {
   readonly memoryMb: number;
   /** Limit for running the program's top level once at load. */
   readonly cpuMs: number;
+  /** Most isolates the program may run on at once (at least 1). */
+  readonly isolates: number;
+}
+
+/** One isolate of a program's pool; it runs at most one call at a time. */
+interface Slot {
+  /** The isolate, or undefined until (re)started by the next call given this slot. */
+  live: Live | undefined;
+  /** Whether a call holds this slot. */
+  busy: boolean;
+  /** Whether the slot's isolate was disposed by a call that exhausted the memory limit. */
+  blown: boolean;
 }
 
 /** The bootstrap hardens a fresh context in well under this; it is not program code. */
@@ -47,21 +59,29 @@ const TIMED_OUT = 'Script execution timed out.';
 const MAX_MESSAGE_CHARS = 2_000;
 
 /**
- * One program in one isolate. Calls run one at a time (the isolate has one
- * thread anyway): a call that exhausts the memory limit is then the only one
- * in flight, so it alone fails, and calls queued behind it run on a fresh
- * isolate.
+ * One program on a small pool of isolates (up to `spec.isolates`, started
+ * lazily: a new isolate is started only when every existing one is busy).
+ * Each isolate runs one call at a time, so a call that exhausts the memory
+ * limit is the only one in flight on its isolate: it alone fails, and only
+ * that isolate is disposed and restarted, on the next call given to it.
+ * Calls beyond the pool wait, first come first served, for a free isolate.
  */
 export class SandboxedProgram implements Program {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly slots: Slot[] = [];
+  private readonly waiting: {
+    resolve: (slot: Slot) => void;
+    reject: (error: Error) => void;
+  }[] = [];
   private disposed = false;
   private defined: ReadonlySet<ProgramFunction> = new Set();
 
   private constructor(
     private readonly spec: SandboxedProgramSpec,
     private readonly counters: SandboxCounters,
-    private live: Live | undefined,
-  ) {}
+    live: Live,
+  ) {
+    this.slots.push({ live, busy: false, blown: false });
+  }
 
   get functions(): ReadonlySet<ProgramFunction> {
     return this.defined;
@@ -120,28 +140,68 @@ export class SandboxedProgram implements Program {
   }
 
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
-    if (this.live !== undefined && !this.live.isolate.isDisposed) this.live.isolate.dispose();
-    this.live = undefined;
+    for (const slot of this.slots) {
+      if (slot.live !== undefined && !slot.live.isolate.isDisposed) slot.live.isolate.dispose();
+      slot.live = undefined;
+    }
+    const unavailable = new UnavailableError('the program runtime is disposed');
+    for (const waiter of this.waiting.splice(0)) waiter.reject(unavailable);
   }
 
-  private invoke(
+  private async invoke(
     fn: ProgramFunction | null,
     args: readonly JsonValue[],
     cpuMs: number,
   ): Promise<CallOutcome> {
     const argsJson = JSON.stringify(args);
-    const run = this.tail.then(() => this.run(fn, argsJson, cpuMs));
-    this.tail = run.catch(() => undefined);
-    return run;
+    const slot = await this.acquire();
+    try {
+      return await this.run(slot, fn, argsJson, cpuMs);
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  /** A free slot: one with a live isolate, else a blown one, else a new one, else the next freed. */
+  private acquire(): Promise<Slot> {
+    if (this.disposed) {
+      return Promise.reject(new UnavailableError('the program runtime is disposed'));
+    }
+    let free: Slot | undefined;
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      if (slot.live !== undefined) {
+        free = slot;
+        break;
+      }
+      free ??= slot;
+    }
+    if (free === undefined && this.slots.length < this.spec.isolates) {
+      free = { live: undefined, busy: false, blown: false };
+      this.slots.push(free);
+    }
+    if (free !== undefined) {
+      free.busy = true;
+      return Promise.resolve(free);
+    }
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private release(slot: Slot): void {
+    const next = this.waiting.shift();
+    if (next !== undefined && !this.disposed) next.resolve(slot);
+    else slot.busy = false;
   }
 
   private async run(
+    slot: Slot,
     fn: ProgramFunction | null,
     argsJson: string,
     cpuMs: number,
   ): Promise<CallOutcome> {
-    const live = await this.ensureLive();
+    const live = await this.ensureLive(slot);
     const label = fn ?? 'top-level code';
     let raw: string;
     try {
@@ -149,7 +209,8 @@ export class SandboxedProgram implements Program {
     } catch (error) {
       if (this.disposed) throw new UnavailableError('the program runtime is disposed');
       if (live.isolate.isDisposed) {
-        this.live = undefined; // recreated by the next call
+        slot.live = undefined; // recreated by the next call given this slot
+        slot.blown = true;
         throw new ProgramLimitError(
           `${label} exceeded the memory limit of ${this.spec.memoryMb} MB; its isolate is restarted`,
           { cause: error },
@@ -168,16 +229,18 @@ export class SandboxedProgram implements Program {
     return decode(raw);
   }
 
-  private async ensureLive(): Promise<Live> {
+  private async ensureLive(slot: Slot): Promise<Live> {
     if (this.disposed) throw new UnavailableError('the program runtime is disposed');
-    if (this.live !== undefined && !this.live.isolate.isDisposed) return this.live;
-    this.counters.restarts++;
+    if (slot.live !== undefined && !slot.live.isolate.isDisposed) return slot.live;
+    if (slot.live !== undefined) slot.blown = true; // disposed outside a call: still a restart
     const live = await startIsolate(this.spec, this.counters, { checkSyntax: false });
     if (this.disposed) {
       live.isolate.dispose();
       throw new UnavailableError('the program runtime is disposed');
     }
-    this.live = live;
+    if (slot.blown) this.counters.restarts++;
+    slot.blown = false;
+    slot.live = live;
     return live;
   }
 }
