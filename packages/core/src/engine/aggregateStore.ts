@@ -132,7 +132,9 @@ export class AggregateStore {
     };
     return {
       key,
-      execute: (command, ctx) => this.submit(commandEnvelope(key, command, ctx)),
+      // commandEnvelope validates already: no second parse on this path.
+      execute: async (command, ctx) =>
+        this.actorOf(key).execute(commandEnvelope(key, command, ctx)),
       state: async () => (await this.actorOf(key).snapshot()).state as StateOf<D>,
       snapshot: () => this.actorOf(key).snapshot() as Promise<AggregateSnapshot<StateOf<D>>>,
       isAlive: () => this.registry.isAlive(key),
@@ -142,7 +144,6 @@ export class AggregateStore {
   /** Runs a command envelope, validating it first when it comes from outside. */
   async submit(envelope: unknown): Promise<CommandResult> {
     const command = parseCommandEnvelope(envelope);
-    this.registered(command.aggregate_type);
     return this.actorOf(streamKeyOf(command)).execute(command);
   }
 

@@ -17,6 +17,7 @@ import {
   checkName,
   checkPrefix,
   ensureStream,
+  exceededMaxPayload,
   requireServer,
   SubjectReader,
 } from '../jetstream/index.js';
@@ -65,9 +66,6 @@ interface OpenedLog {
 }
 
 const MAX_WINDOW_MS = 7 * 24 * 3_600_000;
-/** Room left in `max_payload` for the message headers (msg id, expected sequence). */
-const HEADER_ALLOWANCE = 256;
-
 /**
  * The event log on a JetStream stream: one subject per aggregate, one message
  * per commit (its JSON), position = the message's stream sequence.
@@ -157,8 +155,8 @@ export class JetStreamEventLog implements EventLog {
     }
     const subject = this.subjects.of(commit.stream);
     const data = encodeCommit(commit);
-    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    if (data.length + HEADER_ALLOWANCE > maxPayload) {
+    const maxPayload = exceededMaxPayload(this.nc, data.length);
+    if (maxPayload !== undefined) {
       throw new ValidationError(
         `the commit is ${data.length} bytes: too large for the server's max_payload of ${maxPayload}`,
         'events',

@@ -11,3 +11,4 @@ export {
 } from './serverVersion.js';
 export type { ServerVersion, ServerFeatures } from './serverVersion.js';
 export { checkName, checkPrefix, checkInteger } from './names.js';
+export { exceededMaxPayload } from './payload.js';

@@ -4,6 +4,7 @@ import type { CheckpointStore, JsonValue } from '@tenantfold/core';
 import { StorageError } from '@tenantfold/core';
 import { natsCall } from '../errors/index.js';
 import { checkKey, openBucket } from './buckets.js';
+import { exceededMaxPayload } from '../jetstream/index.js';
 
 /** Defaults of {@link KvCheckpointStoreOptions}. */
 export const CHECKPOINT_STORE_DEFAULTS = Object.freeze({
@@ -23,7 +24,6 @@ export interface KvCheckpointStoreOptions {
   readonly requestTimeoutMs?: number;
 }
 
-const HEADER_ALLOWANCE = 256;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -71,8 +71,8 @@ export class KvCheckpointStore implements CheckpointStore {
     checkKey('checkpoint name', name);
     const operation = `save checkpoint ${name}`;
     const data = encoder.encode(JSON.stringify(value));
-    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    if (data.length + HEADER_ALLOWANCE > maxPayload) {
+    const maxPayload = exceededMaxPayload(this.nc, data.length);
+    if (maxPayload !== undefined) {
       throw new StorageError(
         `${operation}: ${data.length} bytes is too large for the server's max_payload of ${maxPayload}`,
       );

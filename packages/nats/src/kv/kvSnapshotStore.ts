@@ -4,6 +4,7 @@ import type { Logger, SnapshotStore, StoredSnapshot, StreamKey } from '@tenantfo
 import { isJsonObject, silentLogger, StorageError, StreamKey as Key } from '@tenantfold/core';
 import { isWrongLastSequence, natsCall, translateNatsError } from '../errors/index.js';
 import { openBucket } from './buckets.js';
+import { exceededMaxPayload } from '../jetstream/index.js';
 
 /** Defaults of {@link KvSnapshotStoreOptions}. */
 export const SNAPSHOT_STORE_DEFAULTS = Object.freeze({
@@ -33,9 +34,6 @@ export interface KvSnapshotStoreOptions {
 const MAX_CAS_ATTEMPTS = 100;
 /** Most keys whose revision is remembered (the least recently used are forgotten). */
 const SEEN_LIMIT = 10_000;
-/** Room left in `max_payload` for the KV headers. */
-const HEADER_ALLOWANCE = 256;
-
 /** A key's revision (0: no live value) and the version of its snapshot (-1: none readable). */
 interface Seen {
   readonly revision: number;
@@ -109,8 +107,8 @@ export class KvSnapshotStore implements SnapshotStore {
       id: snapshot.aggregate_id,
     });
     const data = encoder.encode(JSON.stringify(snapshot));
-    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-    if (data.length + HEADER_ALLOWANCE > maxPayload) {
+    const maxPayload = exceededMaxPayload(this.nc, data.length);
+    if (maxPayload !== undefined) {
       // A snapshot only saves replay time: without it the aggregate rehydrates from its stream.
       this.logger.warn(
         { stream: name, bytes: data.length, maxPayload },
