@@ -177,6 +177,7 @@ describe('generated ids', () => {
   it('are distinct across pool refills and keep the UUID v7 layout', () => {
     const ids = Array.from({ length: 1_000 }, () => Uuid.new()); // 16 kB of randomness: several refills
     expect(new Set(ids).size).toBe(1_000);
+    expect([...ids].sort()).toEqual(ids); // time-ordered, also within one millisecond
     for (const id of ids)
       expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const traces = new Set(Array.from({ length: 1_000 }, () => traceIdOf(undefined)));

@@ -1,6 +1,5 @@
-import { v7 as uuidv7 } from 'uuid';
 import { ValidationError } from '../errors/index.js';
-import { random16 } from './randomBytes.js';
+import { newUuidV7 } from './randomBytes.js';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -54,7 +53,7 @@ export const AggregateId = {
   },
   /** A new time-ordered id (UUID v7). */
   new(): AggregateId {
-    return uuidv7({ random: random16() }) as AggregateId;
+    return newUuidV7() as AggregateId;
   },
 };
 
@@ -84,7 +83,7 @@ export const Version = {
 /** UUIDs identify commands and events; v7 so they sort by creation time. */
 export const Uuid = {
   new(): string {
-    return uuidv7({ random: random16() });
+    return newUuidV7();
   },
   parse(value: unknown, field: string): string {
     return checked(value, UUID, field, 'expected a UUID');
