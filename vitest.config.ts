@@ -19,6 +19,15 @@ export default defineConfig({
           globalSetup: ['packages/testkit/src/nats/globalSetup.ts'],
         },
       },
+      {
+        // Whole clusters on loopback (nats-server, nodes, routers, controller).
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.test.ts'],
+          globalSetup: ['packages/testkit/src/nats/globalSetup.ts'],
+        },
+      },
     ],
     // isolated-vm needs this on Node 20+ (its README): isolates can crash without it.
     execArgv: ['--no-node-snapshot'],

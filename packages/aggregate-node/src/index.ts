@@ -11,13 +11,6 @@ export type { CommandOutcome } from './metrics/nodeMetrics.js';
 export { GrpcServer } from './grpc/grpcServer.js';
 export type { GrpcServerOptions } from './grpc/grpcServer.js';
 export { commandService, callContextOf } from './grpc/commandService.js';
-export { toServiceError, metadataValue, ERROR_CODE_KEY, OWNER_NODE_KEY } from './grpc/status.js';
-export {
-  tenantfoldProtos,
-  commandServiceClient,
-  PROTO_DIR,
-  PROTO_LOADER_OPTIONS,
-} from './grpc/protos.js';
 export { AdminServer } from './admin/adminServer.js';
 export type { AdminHooks, AdminServerOptions } from './admin/adminServer.js';
 export { loadNodeConfig, NODE_SETTINGS } from './config/nodeConfig.js';

@@ -1,6 +1,6 @@
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { commandServiceClient } from '@tenantfold/aggregate-node';
+import { commandServiceClient } from '@tenantfold/wire';
 
 /** A promise-shaped CommandService client for tests. */
 export function commandClient(port: number) {

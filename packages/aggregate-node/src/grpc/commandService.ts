@@ -7,7 +7,7 @@ import type {
 import type { EventEnvelope } from '@tenantfold/core';
 import { parseJson, ValidationError } from '@tenantfold/core';
 import type { CallContext, CommandHandler } from '../intake/commandHandler.js';
-import { metadataValue, toServiceError } from './status.js';
+import { metadataValue, toServiceError } from '@tenantfold/wire';
 
 interface SubmitCommandRequest {
   tenant_id: string;

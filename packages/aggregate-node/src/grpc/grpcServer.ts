@@ -1,7 +1,7 @@
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { tenantfoldProtos } from './protos.js';
+import { tenantfoldProtos } from '@tenantfold/wire';
 
 export interface GrpcServerOptions {
   readonly host: string;

@@ -1,0 +1,7 @@
+export {
+  tenantfoldProtos,
+  commandServiceClient,
+  PROTO_DIR,
+  PROTO_LOADER_OPTIONS,
+} from './protos.js';
+export { toServiceError, metadataValue, ERROR_CODE_KEY, OWNER_NODE_KEY } from './status.js';
