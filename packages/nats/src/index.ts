@@ -16,3 +16,8 @@ export { MIN_SERVER_VERSION } from './jetstream/index.js';
 export type { ServerFeatures, ServerVersion } from './jetstream/index.js';
 export * from './placement/index.js';
 export * from './breaker/index.js';
+export {
+  placementToYaml,
+  parsePlacementYaml,
+  readPlacementFile,
+} from './placement/placementFile.js';
