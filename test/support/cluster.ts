@@ -1,0 +1,142 @@
+// A whole cluster on loopback for e2e tests: N aggregate nodes (and M routers)
+// in this process, on the run's nats-server, with stream and bucket names of
+// their own so that test files do not see each other's data.
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
+import type { Logger } from '@tenantfold/core';
+import { silentLogger } from '@tenantfold/core';
+import { PlacementStore } from '@tenantfold/nats';
+
+/** The bank-account example: `account` with Open / Deposit / Withdraw. */
+export const BANK_MANIFEST = fileURLToPath(
+  new URL('../../examples/bank-account/aggregates.yaml', import.meta.url),
+);
+
+/** Bearer token of every node's `/admin/*` in a test cluster. */
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export interface ClusterOptions {
+  /** URL of the nats-server (`inject('natsUrl')`). */
+  readonly natsUrl: string;
+  /** Node ids, started in this order. @default ['node-a', 'node-b', 'node-c'] */
+  readonly nodeIds?: readonly string[];
+  /** Extra `AGGREGATE_*` settings for every node (e.g. `AGGREGATE_DRAIN_TIMEOUT_MS`). */
+  readonly nodeEnv?: Readonly<Record<string, string>>;
+  /** Heartbeat period of the nodes. @default 500 ms */
+  readonly heartbeatMs?: number;
+  readonly logger?: Logger;
+}
+
+/** Storage names of one cluster; every node of it shares them (one event stream). */
+export interface ClusterNames {
+  readonly storage: {
+    readonly streamName: string;
+    readonly subjectPrefix: string;
+    readonly snapshotBucket: string;
+    readonly checkpointBucket: string;
+    readonly deadLetterStream: string;
+  };
+  readonly placementBucket: string;
+}
+
+export function clusterNames(): ClusterNames {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  return {
+    storage: {
+      streamName: `EVENTS_${suffix}`,
+      subjectPrefix: `c${suffix}.`,
+      snapshotBucket: `SNAPSHOTS_${suffix}`,
+      checkpointBucket: `CHECKPOINTS_${suffix}`,
+      deadLetterStream: `DEAD_LETTERS_${suffix}`,
+    },
+    placementBucket: `PLACEMENT_${suffix}`,
+  };
+}
+
+export class TestCluster {
+  private constructor(
+    readonly options: ClusterOptions,
+    readonly names: ClusterNames,
+    /** The test's own connection (not shared with any node). */
+    readonly nc: NatsConnection,
+    /** The cluster's placement bucket, for pins and migration records. */
+    readonly placement: PlacementStore,
+    /** Running nodes by id. */
+    readonly nodes: Map<string, AggregateNode>,
+  ) {}
+
+  static async start(options: ClusterOptions): Promise<TestCluster> {
+    const names = clusterNames();
+    const nc = await connect({ servers: options.natsUrl, name: 'test-cluster' });
+    const placement = await PlacementStore.open(nc, { bucket: names.placementBucket });
+    const cluster = new TestCluster(options, names, nc, placement, new Map());
+    try {
+      for (const id of options.nodeIds ?? ['node-a', 'node-b', 'node-c']) {
+        await cluster.startNode(id);
+      }
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** The running node `id`; throws if there is none. */
+  node(id: string): AggregateNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no running node '${id}' in this cluster`);
+    return node;
+  }
+
+  /** Starts (or restarts) node `id` on free ports; it registers itself in placement. */
+  async startNode(id: string): Promise<AggregateNode> {
+    if (this.nodes.has(id)) throw new Error(`node '${id}' is already running`);
+    const config = loadNodeConfig({
+      AGGREGATE_NODE_ID: id,
+      AGGREGATE_NATS_URL: this.options.natsUrl,
+      AGGREGATE_MANIFEST: BANK_MANIFEST,
+      AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
+      AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
+      AGGREGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+      AGGREGATE_TENANT_RANGE: id,
+      ...this.options.nodeEnv,
+    });
+    const node = await AggregateNode.start(config, {
+      logger: this.options.logger ?? silentLogger,
+      storage: this.names.storage,
+      placementBucket: this.names.placementBucket,
+      heartbeatMs: this.options.heartbeatMs ?? 500,
+    });
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  /** Gracefully stops node `id` (it marks itself `down` in placement). */
+  async stopNode(id: string): Promise<void> {
+    const node = this.node(id);
+    this.nodes.delete(id);
+    await node.stop();
+  }
+
+  /** Stops everything and deletes the cluster's streams and buckets. */
+  async stop(): Promise<void> {
+    const nodes = [...this.nodes.values()];
+    this.nodes.clear();
+    await Promise.allSettled(nodes.map((node) => node.stop()));
+    const jsm = await jetstreamManager(this.nc);
+    const { storage, placementBucket } = this.names;
+    for (const stream of [
+      storage.streamName,
+      storage.deadLetterStream,
+      `KV_${storage.snapshotBucket}`,
+      `KV_${storage.checkpointBucket}`,
+      `KV_${placementBucket}`,
+    ]) {
+      await jsm.streams.delete(stream).catch(() => undefined);
+    }
+    await this.nc.close();
+  }
+}
