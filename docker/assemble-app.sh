@@ -41,7 +41,7 @@ for path in $(echo "$list" | grep "^$src/node_modules/" | sed "s|^$src/||" | sor
 done
 
 cp -a "$src/proto" "$src/examples" "$dest/"
-cp -a "$src/docker/healthcheck.mjs" "$dest/docker/"
+cp -a "$src/docker/healthcheck.mjs" "$src/docker/env-from-files.mjs" "$dest/docker/"
 ln -s ../packages/aggregate-node/dist/main.js "$dest/bin/tenantfold-node"
 ln -s ../packages/gateway-router/dist/main.js "$dest/bin/tenantfold-router"
 ln -s ../packages/placement-controller/dist/main.js "$dest/bin/placementctl"
