@@ -1,1 +1,51 @@
-export {};
+// @tenantfold/query: the filter language, its SQL and in-memory back ends,
+// the SQLite state read model, and the pieces live subscriptions are made of.
+export {
+  parseFilter,
+  parseSort,
+  formatFilter,
+  formatSort,
+  formatField,
+  FilterSyntaxError,
+  MAX_FILTER_LENGTH,
+  MAX_FILTER_DEPTH,
+  MAX_SORT_KEYS,
+} from './language/index.js';
+export type {
+  Filter,
+  Field,
+  Literal,
+  ComparisonOp,
+  SortKey,
+  RowFieldName,
+} from './language/index.js';
+export { matches } from './evaluate/index.js';
+export type { FilterTarget } from './evaluate/index.js';
+export { compileFilter } from './sql/index.js';
+export type { SqlFragment, SqlParam } from './sql/index.js';
+export {
+  ReadModel,
+  DEFAULT_LIMIT,
+  MAX_LIMIT,
+  changeOf,
+  parseIndexPath,
+} from './readModel/index.js';
+export type {
+  ReadModelOptions,
+  StateChange,
+  StateRow,
+  AppliedChange,
+  QueryRequest,
+  QueryPage,
+  TenantSummary,
+  OpenReport,
+  OpenStatus,
+  IndexChanges,
+} from './readModel/index.js';
+export {
+  classifyChange,
+  SubscriberBuffer,
+  SlowSubscriberError,
+  DEFAULT_SUBSCRIBER_BUFFER,
+} from './live/index.js';
+export type { ChangeKind } from './live/index.js';

@@ -1,0 +1,2 @@
+export { matches } from './evaluate.js';
+export type { FilterTarget } from './evaluate.js';

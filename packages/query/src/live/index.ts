@@ -1,0 +1,7 @@
+export { classifyChange } from './classify.js';
+export type { ChangeKind } from './classify.js';
+export {
+  SubscriberBuffer,
+  SlowSubscriberError,
+  DEFAULT_SUBSCRIBER_BUFFER,
+} from './subscriberBuffer.js';

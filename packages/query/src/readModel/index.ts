@@ -1,0 +1,14 @@
+export { ReadModel, DEFAULT_LIMIT, MAX_LIMIT } from './readModel.js';
+export type { ReadModelOptions } from './readModel.js';
+export { changeOf } from './types.js';
+export type {
+  StateChange,
+  StateRow,
+  AppliedChange,
+  QueryRequest,
+  QueryPage,
+  TenantSummary,
+} from './types.js';
+export type { OpenReport, OpenStatus } from './database.js';
+export type { IndexChanges } from './indexes.js';
+export { parseIndexPath } from './indexes.js';

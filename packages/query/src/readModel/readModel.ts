@@ -1,0 +1,453 @@
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { JsonValue, StoredCommit } from '@tenantfold/core';
+import {
+  AggregateId,
+  AggregateType,
+  TenantId,
+  UnavailableError,
+  ValidationError,
+  stateHash,
+} from '@tenantfold/core';
+import type { Filter, SortKey } from '../language/ast.js';
+import { formatFilter, formatSort } from '../language/format.js';
+import { parseFilter, parseSort } from '../language/parse.js';
+import { valueSql } from '../sql/fieldSql.js';
+import type { SqlParam } from '../sql/filterSql.js';
+import { compileFilter } from '../sql/filterSql.js';
+import type { CursorBinding, SortValue } from './cursor.js';
+import { CursorCodec } from './cursor.js';
+import type { OpenReport } from './database.js';
+import { openDatabase } from './database.js';
+import type { IndexChanges } from './indexes.js';
+import { syncIndexes } from './indexes.js';
+import { Lru } from './lru.js';
+import { afterCursor, effectiveKeys, orderBySql } from './pagePlan.js';
+import { PositionWaiters } from './positionWaiters.js';
+import type {
+  AppliedChange,
+  QueryPage,
+  QueryRequest,
+  StateChange,
+  StateRow,
+  TenantSummary,
+} from './types.js';
+import { changeOf } from './types.js';
+
+/** @default 100 */
+export const DEFAULT_LIMIT = 100;
+/** @default 1000 */
+export const MAX_LIMIT = 1000;
+const REBUILD_BATCH = 1000;
+
+export interface ReadModelOptions {
+  /** Database file (created when missing), or `:memory:`. One per node / store directory. */
+  readonly path: string;
+  /**
+   * Indexed state paths per aggregate type, as the manifest declares them
+   * (`query.indexes`). Each path becomes one expression index. @default {}
+   */
+  readonly indexes?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Key that signs page cursors. Nodes that may serve the same tenant (after a
+   * migration, behind a router) must share it; random per process when absent.
+   */
+  readonly cursorSecret?: string | Uint8Array;
+  /** Rows per page when the request gives no limit. @default 100 */
+  readonly defaultLimit?: number;
+  /** Largest page; larger limits are capped. @default 1000 */
+  readonly maxLimit?: number;
+  /** Run SQLite's quick_check on an existing file at open (O(size)). @default true */
+  readonly integrityCheck?: boolean;
+}
+
+type RawRow = Omit<StateRow, 'state'> & { state: string } & Record<`k${number}`, SortValue>;
+
+function toRow(raw: RawRow): StateRow {
+  return {
+    id: raw.id,
+    version: raw.version,
+    updated_at: raw.updated_at,
+    position: raw.position,
+    state: JSON.parse(raw.state) as JsonValue,
+  };
+}
+
+const ROW_COLUMNS = 'id, version, updated_at, position, json(state) AS state';
+
+/**
+ * The state read model: one row per aggregate (tenant, type, id, version,
+ * state, updated_at, position) in SQLite, fed with the state after each
+ * commit, queried with the filter language. Every query is scoped to one
+ * tenant and one type. Synchronous under the hood (better-sqlite3); only
+ * `waitForPosition` and `rebuild` return promises.
+ */
+export class ReadModel {
+  /** How the file was found; when `needsRebuild`, rebuild from the event log. */
+  readonly opened: OpenReport;
+  readonly #db: Database.Database;
+  readonly #cursors: CursorCodec;
+  readonly #defaultLimit: number;
+  readonly #maxLimit: number;
+  readonly #positions = new Map<string, number>();
+  readonly #waiters = new PositionWaiters();
+  readonly #statements: Lru<string, Database.Statement>;
+  readonly #filters = new Lru<string, Filter>(256);
+  readonly #sorts = new Lru<string, readonly SortKey[]>(64);
+  readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
+  #closed = false;
+
+  private constructor(options: ReadModelOptions) {
+    this.#maxLimit = positive(options.maxLimit ?? MAX_LIMIT, 'maxLimit');
+    this.#defaultLimit = Math.min(
+      positive(options.defaultLimit ?? DEFAULT_LIMIT, 'defaultLimit'),
+      this.#maxLimit,
+    );
+    this.#cursors = new CursorCodec(options.cursorSecret);
+    const { db, report } = openDatabase(options.path, options.integrityCheck ?? true);
+    this.#db = db;
+    this.opened = report;
+    this.#statements = new Lru(256);
+    this.setIndexes(options.indexes ?? {});
+    for (const row of db.prepare('SELECT tenant, position FROM checkpoints').all() as {
+      tenant: string;
+      position: number;
+    }[]) {
+      this.#positions.set(row.tenant, row.position);
+    }
+    this.#apply = this.#db.transaction((changes: readonly StateChange[]) =>
+      this.#applyInTransaction(changes),
+    );
+  }
+
+  /** Opens or creates the database; check `opened.needsRebuild` afterwards. */
+  static open(options: ReadModelOptions): ReadModel {
+    return new ReadModel(options);
+  }
+
+  #statement(sql: string): Database.Statement {
+    return this.#statements.getOrCreate(sql, (text) => this.#db.prepare(text));
+  }
+
+  /** Makes the expression indexes match the declared paths (after a manifest reload). */
+  setIndexes(indexes: Readonly<Record<string, readonly string[]>>): IndexChanges {
+    return syncIndexes(this.#db, new Set(Object.values(indexes).flat()));
+  }
+
+  /**
+   * Applies state changes in one transaction, with the checkpoints they
+   * advance. A change whose version is not newer than the row's is skipped
+   * (a replayed commit), so applying twice is harmless. Returns the changes
+   * applied, each with the row it replaced, for change notifications.
+   *
+   * Checkpoints are per tenant and only move forward: apply a tenant's
+   * commits in log order, or `waitForPosition` may return before an earlier
+   * commit is in.
+   */
+  apply(changes: readonly StateChange[]): AppliedChange[] {
+    this.#assertOpen();
+    const applied = this.#apply(changes);
+    const advanced = new Set(changes.map((c) => c.tenant));
+    for (const tenant of advanced) this.#waiters.reached(tenant, this.position(tenant));
+    return applied;
+  }
+
+  /** `apply` for one commit and the state the engine evolved from it. */
+  applyCommit(commit: StoredCommit, state: JsonValue): AppliedChange | undefined {
+    return this.apply([changeOf(commit, state)])[0];
+  }
+
+  #applyInTransaction(changes: readonly StateChange[]): AppliedChange[] {
+    const select = this.#statement(
+      `SELECT ${ROW_COLUMNS} FROM aggregates WHERE tenant = ? AND type = ? AND id = ?`,
+    );
+    const upsert = this.#statement(
+      `INSERT INTO aggregates (tenant, type, id, version, state, updated_at, position)
+       VALUES (?, ?, ?, ?, jsonb(?), ?, ?)
+       ON CONFLICT (tenant, type, id) DO UPDATE SET version = excluded.version,
+         state = excluded.state, updated_at = excluded.updated_at, position = excluded.position`,
+    );
+    const checkpoint = this.#statement(
+      `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
+       ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`,
+    );
+    const applied: AppliedChange[] = [];
+    const highest = new Map<string, number>();
+    for (const change of changes) {
+      const { tenant, type, id, version, state, updated_at, position } = checkChange(change);
+      highest.set(tenant, Math.max(highest.get(tenant) ?? 0, position));
+      const raw = select.get(tenant, type, id) as RawRow | undefined;
+      if (raw !== undefined && raw.version >= version) continue;
+      upsert.run(tenant, type, id, version, JSON.stringify(state), updated_at, position);
+      const after: StateRow = { id, version, updated_at, position, state };
+      applied.push({ tenant, type, after, ...(raw === undefined ? {} : { before: toRow(raw) }) });
+    }
+    for (const [tenant, position] of highest) {
+      checkpoint.run(tenant, position);
+      this.#positions.set(tenant, Math.max(this.#positions.get(tenant) ?? 0, position));
+    }
+    return applied;
+  }
+
+  /** The highest log position applied for a tenant (0 when none). */
+  position(tenant: string): number {
+    return this.#positions.get(tenant) ?? 0;
+  }
+
+  /**
+   * Resolves once the tenant's checkpoint has reached `position` (the
+   * consistency token of a command); rejects with UnavailableError (retryable)
+   * after `timeoutMs`.
+   */
+  waitForPosition(tenant: string, position: number, timeoutMs: number): Promise<void> {
+    this.#assertOpen();
+    const tenantId = TenantId.parse(tenant);
+    if (!Number.isSafeInteger(position) || position < 0) {
+      throw new ValidationError(
+        `consistency token must be a non-negative integer, got ${position}`,
+        'position',
+      );
+    }
+    return this.#waiters.wait(tenantId, position, timeoutMs, () => this.position(tenantId));
+  }
+
+  /** One aggregate's row, or undefined. */
+  get(tenant: string, type: string, id: string): StateRow | undefined {
+    this.#assertOpen();
+    const raw = this.#statement(
+      `SELECT ${ROW_COLUMNS} FROM aggregates WHERE tenant = ? AND type = ? AND id = ?`,
+    ).get(TenantId.parse(tenant), AggregateType.parse(type, 'type'), id) as RawRow | undefined;
+    return raw === undefined ? undefined : toRow(raw);
+  }
+
+  /**
+   * One page of a tenant's aggregates of one type that match the filter, in
+   * sort order. Pages chained by `nextCursor` never return a row twice and
+   * skip none of the rows that did not change while paging.
+   * @throws ValidationError for a bad filter, sort, limit or cursor.
+   */
+  query(tenant: string, type: string, request: QueryRequest = {}): QueryPage {
+    const plan = this.#plan(tenant, type, request);
+    const raws: RawRow[] = [];
+    for (const { sql, params } of plan.statements) {
+      const wanted = plan.limit + 1 - raws.length; // one more than the page: is there a next?
+      if (wanted <= 0) break;
+      raws.push(...(this.#statement(sql).all(...params, wanted) as RawRow[]));
+    }
+    const page = raws.slice(0, plan.limit);
+    const last = page.at(-1);
+    const nextCursor =
+      raws.length > plan.limit && last !== undefined
+        ? this.#cursors.encode(plan.binding, {
+            values: Array.from({ length: plan.sortValues }, (_, i) => last[`k${i}`] ?? null),
+            id: last.id,
+          })
+        : undefined;
+    return {
+      rows: page.map(toRow),
+      limit: plan.limit,
+      limitCapped: plan.limitCapped,
+      position: this.position(plan.binding.tenant),
+      ...(nextCursor === undefined ? {} : { nextCursor }),
+    };
+  }
+
+  /**
+   * SQLite's plan for the query's first statement (`EXPLAIN QUERY PLAN`
+   * details), to see whether a filter and sort use an index.
+   */
+  explain(tenant: string, type: string, request: QueryRequest = {}): string[] {
+    const { sql, params } = this.#plan(tenant, type, request).statements[0]!;
+    const plan = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params, 1) as {
+      detail: string;
+    }[];
+    return plan.map((step) => step.detail);
+  }
+
+  #plan(tenant: string, type: string, request: QueryRequest) {
+    this.#assertOpen();
+    const tenantId = TenantId.parse(tenant);
+    const aggregateType = AggregateType.parse(type, 'type');
+    const filter = this.#filter(request.filter);
+    const keys = effectiveKeys(this.#sort(request.sort));
+    const { limit, limitCapped } = this.#limit(request.limit);
+    const binding: CursorBinding = {
+      tenant: tenantId,
+      type: aggregateType,
+      filter: formatFilter(filter),
+      sort: formatSort(keys),
+    };
+    const sortValues = keys.length - 1; // the last key is id, whose value is the row's id
+    const segments =
+      request.cursor === undefined
+        ? [{ sql: '1', params: [] as SqlParam[] }]
+        : afterCursor(keys, this.#cursors.decode(binding, request.cursor, sortValues));
+    const where = compileFilter(filter);
+    const keyColumns = keys
+      .slice(0, sortValues)
+      .map((key, i) => `, ${valueSql(key.field)} AS k${i}`)
+      .join('');
+    const statements = segments.map((segment) => ({
+      sql: `SELECT ${ROW_COLUMNS}${keyColumns} FROM aggregates
+        WHERE tenant = ? AND type = ? AND ${where.sql} AND ${segment.sql}
+        ORDER BY ${orderBySql(keys)} LIMIT ?`,
+      params: [tenantId, aggregateType, ...where.params, ...segment.params],
+    }));
+    return { binding, limit, limitCapped, sortValues, statements };
+  }
+
+  #filter(filter: string | Filter | undefined): Filter {
+    if (filter === undefined) return { kind: 'all' };
+    if (typeof filter !== 'string') return filter;
+    return this.#filters.getOrCreate(filter, (text) => parseFilter(text));
+  }
+
+  #sort(sort: string | readonly SortKey[] | undefined): readonly SortKey[] {
+    if (sort === undefined || typeof sort !== 'string') return sort ?? parseSort(undefined);
+    return this.#sorts.getOrCreate(sort, (text) => parseSort(text));
+  }
+
+  #limit(limit: unknown): { limit: number; limitCapped: boolean } {
+    if (limit === undefined) return { limit: this.#defaultLimit, limitCapped: false };
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new ValidationError(
+        `limit must be a positive integer, got ${JSON.stringify(limit)}`,
+        'limit',
+      );
+    }
+    return limit > this.#maxLimit
+      ? { limit: this.#maxLimit, limitCapped: true }
+      : { limit, limitCapped: false };
+  }
+
+  /** Deletes a tenant's rows and checkpoint (the source, after a migration's swap). */
+  dropTenant(tenant: string): number {
+    this.#assertOpen();
+    const tenantId = TenantId.parse(tenant);
+    const deleted = this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM checkpoints WHERE tenant = ?').run(tenantId);
+      return this.#db.prepare('DELETE FROM aggregates WHERE tenant = ?').run(tenantId).changes;
+    })();
+    this.#positions.delete(tenantId);
+    return deleted;
+  }
+
+  /**
+   * Replaces the rows of one tenant (or of all, when `tenant` is absent) with
+   * `changes`, e.g. the latest state of every aggregate read back from the
+   * event log. Queries see the rows appear as batches commit. A marker in
+   * the database records the rebuild until it ends, so a crash midway is
+   * found at the next open (`opened.needsRebuild`).
+   */
+  async rebuild(
+    changes: Iterable<StateChange> | AsyncIterable<StateChange>,
+    options: { readonly tenant?: string } = {},
+  ): Promise<{ readonly rows: number }> {
+    this.#assertOpen();
+    const tenant = options.tenant === undefined ? undefined : TenantId.parse(options.tenant);
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuilding', ?)`)
+        .run(tenant === undefined ? 'all tenants' : `tenant '${tenant}'`);
+      const scope = tenant === undefined ? '' : ' WHERE tenant = ?';
+      const params = tenant === undefined ? [] : [tenant];
+      this.#db.prepare(`DELETE FROM aggregates${scope}`).run(...params);
+      this.#db.prepare(`DELETE FROM checkpoints${scope}`).run(...params);
+    })();
+    if (tenant === undefined) this.#positions.clear();
+    else this.#positions.delete(tenant);
+    let batch: StateChange[] = [];
+    let rows = 0;
+    const flush = () => {
+      rows += this.apply(batch).length;
+      batch = [];
+    };
+    for await (const change of changes) {
+      if (tenant !== undefined && change.tenant !== tenant) {
+        throw new ValidationError(
+          `rebuild of tenant '${tenant}' was given a change of tenant '${change.tenant}'`,
+          'tenant',
+        );
+      }
+      batch.push(change);
+      if (batch.length >= REBUILD_BATCH) flush();
+    }
+    flush();
+    this.#db.prepare(`DELETE FROM meta WHERE key = 'rebuilding'`).run();
+    return { rows };
+  }
+
+  /** Every tenant with rows or a checkpoint: row count and position. */
+  tenants(): TenantSummary[] {
+    this.#assertOpen();
+    const counts = this.#db
+      .prepare('SELECT tenant, count(*) AS rows FROM aggregates GROUP BY tenant')
+      .all() as { tenant: string; rows: number }[];
+    const rows = new Map(counts.map((c) => [c.tenant, c.rows]));
+    const names = new Set([...rows.keys(), ...this.#positions.keys()]);
+    return [...names]
+      .sort()
+      .map((tenant) => ({ tenant, rows: rows.get(tenant) ?? 0, position: this.position(tenant) }));
+  }
+
+  /**
+   * A digest of a tenant's rows (type, id, version and state hash of each, in
+   * order): two read models holding the same rows give the same digest, which
+   * is what a migration's verification compares.
+   */
+  digest(tenant: string): string {
+    this.#assertOpen();
+    const hash = createHash('sha256');
+    const rows = this.#db
+      .prepare(
+        'SELECT type, id, version, json(state) AS state FROM aggregates WHERE tenant = ? ORDER BY type, id',
+      )
+      .iterate(TenantId.parse(tenant)) as IterableIterator<{
+      type: string;
+      id: string;
+      version: number;
+      state: string;
+    }>;
+    for (const row of rows) {
+      hash.update(`${row.type}\t${row.id}\t${row.version}\t${stateHash(JSON.parse(row.state))}\n`);
+    }
+    return hash.digest('hex');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new UnavailableError('the read model is closed');
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiters.cancelAll(new UnavailableError('the read model was closed'));
+    this.#db.close();
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(`${name} must be a positive integer, got ${value}`, name);
+  }
+  return value;
+}
+
+function checkChange(change: StateChange): StateChange {
+  TenantId.parse(change.tenant, 'tenant');
+  AggregateType.parse(change.type, 'type');
+  AggregateId.parse(change.id, 'id');
+  if (!Number.isSafeInteger(change.version) || change.version < 1) {
+    throw new ValidationError(
+      `version must be a positive integer, got ${change.version}`,
+      'version',
+    );
+  }
+  if (!Number.isSafeInteger(change.position) || change.position < 0) {
+    throw new ValidationError(
+      `position must be a non-negative integer, got ${change.position}`,
+      'position',
+    );
+  }
+  return change;
+}
