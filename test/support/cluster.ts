@@ -1,4 +1,4 @@
-// A whole cluster on loopback for e2e tests: N aggregate nodes (and M routers)
+// A whole cluster on loopback for e2e tests: N aggregate nodes and M routers
 // in this process, on the run's nats-server, with stream and bucket names of
 // their own so that test files do not see each other's data.
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import type { Logger } from '@tenantfold/core';
 import { silentLogger } from '@tenantfold/core';
+import { GatewayRouter, loadRouterConfig } from '@tenantfold/gateway-router';
 import { PlacementStore } from '@tenantfold/nats';
 
 /** The bank-account example: `account` with Open / Deposit / Withdraw. */
@@ -25,6 +26,10 @@ export interface ClusterOptions {
   readonly nodeIds?: readonly string[];
   /** Extra `AGGREGATE_*` settings for every node (e.g. `AGGREGATE_DRAIN_TIMEOUT_MS`). */
   readonly nodeEnv?: Readonly<Record<string, string>>;
+  /** Routers started after the nodes. @default 0 */
+  readonly routers?: number;
+  /** Extra `ROUTER_*` settings for every router (e.g. `ROUTER_HOLD_TIMEOUT_MS`). */
+  readonly routerEnv?: Readonly<Record<string, string>>;
   /** Heartbeat period of the nodes. @default 500 ms */
   readonly heartbeatMs?: number;
   readonly logger?: Logger;
@@ -66,17 +71,20 @@ export class TestCluster {
     readonly placement: PlacementStore,
     /** Running nodes by id. */
     readonly nodes: Map<string, AggregateNode>,
+    /** Running routers, in start order. */
+    readonly routers: GatewayRouter[],
   ) {}
 
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const names = clusterNames();
     const nc = await connect({ servers: options.natsUrl, name: 'test-cluster' });
     const placement = await PlacementStore.open(nc, { bucket: names.placementBucket });
-    const cluster = new TestCluster(options, names, nc, placement, new Map());
+    const cluster = new TestCluster(options, names, nc, placement, new Map(), []);
     try {
       for (const id of options.nodeIds ?? ['node-a', 'node-b', 'node-c']) {
         await cluster.startNode(id);
       }
+      for (let i = 0; i < (options.routers ?? 0); i++) await cluster.startRouter();
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -121,8 +129,30 @@ export class TestCluster {
     await node.stop();
   }
 
+  /**
+   * Starts a router on free ports over the cluster's placement bucket; `env`
+   * adds or overrides `ROUTER_*` settings (e.g. a placement file).
+   */
+  async startRouter(env: Readonly<Record<string, string>> = {}): Promise<GatewayRouter> {
+    const config = loadRouterConfig({
+      ROUTER_NATS_URL: this.options.natsUrl,
+      ROUTER_PLACEMENT_BUCKET: this.names.placementBucket,
+      ROUTER_GRPC_LISTEN: '127.0.0.1:0',
+      ROUTER_HTTP_LISTEN: '127.0.0.1:0',
+      ...this.options.routerEnv,
+      ...env,
+    });
+    const router = await GatewayRouter.start(config, {
+      logger: this.options.logger ?? silentLogger,
+    });
+    this.routers.push(router);
+    return router;
+  }
+
   /** Stops everything and deletes the cluster's streams and buckets. */
   async stop(): Promise<void> {
+    const routers = this.routers.splice(0);
+    await Promise.allSettled(routers.map((router) => router.stop()));
     const nodes = [...this.nodes.values()];
     this.nodes.clear();
     await Promise.allSettled(nodes.map((node) => node.stop()));

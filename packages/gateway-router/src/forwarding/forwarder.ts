@@ -1,0 +1,95 @@
+import type { Metadata } from '@grpc/grpc-js';
+import type { TenantId } from '@tenantfold/core';
+import { resolveOwner } from '@tenantfold/nats';
+import type { Done } from '../holding/cutoverHold.js';
+import type { CutoverHold } from '../holding/cutoverHold.js';
+import type { PlacementCache } from '../placement/placementCache.js';
+import { NodeAnswerError, RetryLaterError } from './errors.js';
+import type { ForwardedMethod, NodeChannels } from './nodeChannels.js';
+
+/** One call to forward to the tenant's owner. */
+export interface ForwardRequest {
+  readonly tenant: TenantId;
+  /** `<type>/<id>`: held requests of one aggregate are released in order. */
+  readonly aggregate: string;
+  readonly method: ForwardedMethod;
+  /** The CommandService request message, already validated. */
+  readonly message: unknown;
+  /** Outgoing metadata: tenant, correlation id, traceparent. */
+  readonly metadata: Metadata;
+}
+
+export interface ForwarderOptions {
+  readonly cache: PlacementCache;
+  readonly channels: NodeChannels;
+  readonly hold: CutoverHold;
+  readonly forwardTimeoutMs: number;
+  /** Duration of each call to a node, in seconds. */
+  readonly onForwarded?: (method: ForwardedMethod, seconds: number) => void;
+  readonly onRetry?: () => void;
+}
+
+/**
+ * The time a node's placement watch may lag the router's: when a node refuses
+ * a tenant that the router's fresh placement still gives it, wait this long
+ * before the one retry.
+ */
+const NODE_CATCH_UP_MS = 50;
+
+/** Codes with which a node refuses a tenant it does not (or not yet, or no longer) serve. */
+const REFUSALS = new Set(['NOT_OWNER', 'UNAVAILABLE']);
+
+/**
+ * Forwards a call to the node that owns its tenant: waits while the tenant is
+ * in a migration cutover, and after a node's refusal reads placement afresh
+ * and tries once more (then against the new owner, or after holding).
+ */
+export class Forwarder {
+  constructor(private readonly options: ForwarderOptions) {}
+
+  async forward(request: ForwardRequest): Promise<unknown> {
+    const { hold, cache } = this.options;
+    let done: Done = await hold.admit(request.tenant, request.aggregate);
+    try {
+      try {
+        return await this.#once(request);
+      } catch (error) {
+        if (!(error instanceof NodeAnswerError) || !REFUSALS.has(error.code)) throw error;
+        this.options.onRetry?.();
+        const placement = await cache.refresh();
+        done();
+        done = () => undefined;
+        done = await hold.admit(request.tenant, request.aggregate);
+        if (resolveOwner(placement, request.tenant) === error.nodeId) {
+          await new Promise((resolve) => setTimeout(resolve, NODE_CATCH_UP_MS));
+        }
+        return await this.#once(request);
+      }
+    } finally {
+      done();
+    }
+  }
+
+  async #once(request: ForwardRequest): Promise<unknown> {
+    const placement = this.options.cache.require();
+    const owner = resolveOwner(placement, request.tenant);
+    const node = owner === undefined ? undefined : placement.nodes.get(owner);
+    if (node === undefined) {
+      throw new RetryLaterError(
+        `no node serves tenant '${request.tenant}': placement revision ${placement.revision} has no active node for it`,
+      );
+    }
+    const started = performance.now();
+    try {
+      return await this.options.channels.call(
+        node,
+        request.method,
+        request.message,
+        request.metadata,
+        this.options.forwardTimeoutMs,
+      );
+    } finally {
+      this.options.onForwarded?.(request.method, (performance.now() - started) / 1000);
+    }
+  }
+}

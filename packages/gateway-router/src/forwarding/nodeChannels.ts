@@ -1,0 +1,182 @@
+import type {
+  CallOptions,
+  ChannelOptions,
+  Client,
+  ClientUnaryCall,
+  Metadata,
+  ServiceError,
+} from '@grpc/grpc-js';
+import { connectivityState, credentials, status } from '@grpc/grpc-js';
+import type { NodeRecord, Placement } from '@tenantfold/nats';
+import { commandServiceClient } from '@tenantfold/wire';
+import { hasErrorCode, NodeAnswerError, RetryLaterError } from './errors.js';
+
+/** The CommandService methods the router forwards. */
+export type ForwardedMethod = 'SubmitCommand' | 'GetState';
+
+type UnaryMethod = (
+  request: unknown,
+  metadata: Metadata,
+  options: CallOptions,
+  callback: (error: ServiceError | null, response?: unknown) => void,
+) => ClientUnaryCall;
+type CommandClient = Client & Record<ForwardedMethod, UnaryMethod>;
+
+export interface NodeChannelsOptions {
+  /** Connections per node; calls take them round-robin. */
+  readonly channelsPerNode: number;
+  /** How long a call waits for a connection to its node. */
+  readonly connectTimeoutMs: number;
+  /** Called when a node cannot be reached (for metrics). */
+  readonly onUnreachable?: (nodeId: string) => void;
+}
+
+const CHANNEL_OPTIONS: ChannelOptions = {
+  // Each client its own connection, otherwise grpc-js shares one per target.
+  'grpc.use_local_subchannel_pool': 1,
+  // A restarted node is found again within a second, not grpc's default 120 s backoff.
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+  'grpc.keepalive_time_ms': 30_000,
+};
+
+const STATE_NAMES: Readonly<Record<number, string>> = {
+  [connectivityState.IDLE]: 'IDLE',
+  [connectivityState.CONNECTING]: 'CONNECTING',
+  [connectivityState.READY]: 'READY',
+  [connectivityState.TRANSIENT_FAILURE]: 'TRANSIENT_FAILURE',
+  [connectivityState.SHUTDOWN]: 'SHUTDOWN',
+};
+
+class Pool {
+  #next = 0;
+  constructor(
+    readonly address: string,
+    readonly clients: readonly CommandClient[],
+  ) {}
+
+  pick(): CommandClient {
+    const client = this.clients[this.#next++ % this.clients.length]!;
+    return client;
+  }
+
+  /** The best state among the pool's connections. */
+  state(): number {
+    const states = this.clients.map((c) => c.getChannel().getConnectivityState(false));
+    for (const wanted of [connectivityState.READY, connectivityState.CONNECTING]) {
+      if (states.includes(wanted)) return wanted;
+    }
+    return states[0] ?? connectivityState.SHUTDOWN;
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
+}
+
+/**
+ * Pooled gRPC connections to the nodes, one pool per node id, replaced when
+ * the node's address changes (a restart on another port) and closed when it
+ * leaves placement. A call waits at most `connectTimeoutMs` for a connection.
+ */
+export class NodeChannels {
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(private readonly options: NodeChannelsOptions) {}
+
+  /**
+   * One unary call to `node`. Rejects with `NodeAnswerError` for the node's own
+   * error answers and with `RetryLaterError` when the node cannot be reached
+   * or does not answer in time.
+   */
+  async call(
+    node: NodeRecord,
+    method: ForwardedMethod,
+    request: unknown,
+    metadata: Metadata,
+    deadlineMs: number,
+  ): Promise<unknown> {
+    const client = this.#pool(node).pick();
+    if (client.getChannel().getConnectivityState(true) !== connectivityState.READY) {
+      await this.#connect(client, node);
+    }
+    return new Promise((resolve, reject) => {
+      client[method](
+        request,
+        metadata,
+        { deadline: Date.now() + deadlineMs },
+        (error, response) => {
+          if (error === null) return resolve(response);
+          reject(this.#failure(node, error, deadlineMs));
+        },
+      );
+    });
+  }
+
+  /** Drops pools of nodes that left placement or moved to another address. */
+  retain(placement: Placement): void {
+    for (const [id, pool] of this.#pools) {
+      if (placement.nodes.get(id)?.grpcAddress !== pool.address) {
+        pool.close();
+        this.#pools.delete(id);
+      }
+    }
+  }
+
+  /** Connection state per node id (`READY`, `CONNECTING`, `TRANSIENT_FAILURE`, ...). */
+  states(): Map<string, string> {
+    return new Map([...this.#pools].map(([id, pool]) => [id, STATE_NAMES[pool.state()] ?? '?']));
+  }
+
+  close(): void {
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
+  }
+
+  #pool(node: NodeRecord): Pool {
+    const existing = this.#pools.get(node.id);
+    if (existing?.address === node.grpcAddress) return existing;
+    existing?.close();
+    const Client = commandServiceClient();
+    const open = () =>
+      new Client(node.grpcAddress, credentials.createInsecure(), CHANNEL_OPTIONS) as unknown;
+    const clients = Array.from({ length: this.options.channelsPerNode }, open) as CommandClient[];
+    const pool = new Pool(node.grpcAddress, clients);
+    this.#pools.set(node.id, pool);
+    return pool;
+  }
+
+  async #connect(client: CommandClient, node: NodeRecord): Promise<void> {
+    const timeout = this.options.connectTimeoutMs;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.waitForReady(Date.now() + timeout, (error) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      this.options.onUnreachable?.(node.id);
+      throw new RetryLaterError(
+        `node '${node.id}' (${node.grpcAddress}) is unreachable: no connection within ${timeout} ms`,
+        1,
+        { cause: error },
+      );
+    }
+  }
+
+  #failure(node: NodeRecord, error: ServiceError, deadlineMs: number): Error {
+    const lost = error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED;
+    if (hasErrorCode(error.metadata) || !lost) {
+      return new NodeAnswerError(node.id, error.code, error.details, error.metadata);
+    }
+    // Lost on the way (no answer from the node itself): whether it ran is unknown.
+    if (error.code === status.UNAVAILABLE) this.options.onUnreachable?.(node.id);
+    const what =
+      error.code === status.DEADLINE_EXCEEDED
+        ? `did not answer within ${deadlineMs} ms`
+        : `failed: ${error.details}`;
+    return new RetryLaterError(
+      `call to node '${node.id}' (${node.grpcAddress}) ${what}; the command may or may not have run: retry with the same command_id`,
+      1,
+      { cause: error },
+    );
+  }
+}

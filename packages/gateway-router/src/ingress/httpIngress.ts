@@ -1,0 +1,194 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_PAYLOAD_BYTES, parseJson, ValidationError } from '@tenantfold/core';
+import type { Logger } from '@tenantfold/core';
+import { httpErrorOf, RETRY_AFTER } from './errorReply.js';
+import type { CallContext } from './routerService.js';
+
+/** What a route handler gets. */
+export interface HttpContext {
+  readonly req: IncomingMessage;
+  /** For handlers that stream (server-sent events): write to it and return undefined. */
+  readonly res: ServerResponse;
+  /** Values of the pattern's `:name` segments (URL-decoded). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** Tenant, correlation id and traceparent from the headers. */
+  readonly call: CallContext;
+  /** The JSON body; a bad or oversized body is a `ValidationError` (400). */
+  body(): Promise<unknown>;
+}
+
+/** A JSON answer. */
+export interface HttpReply {
+  /** @default 200 */
+  readonly status?: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Answers JSON, or writes the response itself (streams) and resolves to undefined. */
+export type HttpHandler = (context: HttpContext) => Promise<HttpReply | undefined>;
+
+export interface HttpRoute {
+  readonly method: string;
+  /** Path with `:name` segments, e.g. `/v1/aggregates/:type/:id`. */
+  readonly pattern: string;
+  readonly handler: HttpHandler;
+}
+
+/** A route: one line per endpoint in the table. */
+export function route(method: string, pattern: string, handler: HttpHandler): HttpRoute {
+  return { method, pattern, handler };
+}
+
+/** Largest request body: the biggest command payload plus room for the envelope. */
+const MAX_BODY_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
+
+interface CompiledRoute extends HttpRoute {
+  readonly segments: readonly string[];
+}
+
+/** HTTP server over a route table; errors become JSON `{code, message}` with the table's status. */
+export class HttpIngress {
+  #server: Server | undefined;
+  readonly #routes: readonly CompiledRoute[];
+
+  constructor(
+    private readonly listen: { readonly host: string; readonly port: number },
+    routes: readonly HttpRoute[],
+    private readonly logger: Logger,
+  ) {
+    this.#routes = routes.map((r) => ({ ...r, segments: r.pattern.split('/').slice(1) }));
+  }
+
+  async start(): Promise<{ port: number }> {
+    const server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => sendError(res, error, this.logger));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.listen.port, this.listen.host, () => resolve());
+    });
+    this.#server = server;
+    return { port: (server.address() as AddressInfo).port };
+  }
+
+  /** Stops taking connections; requests in flight finish until `deadlineMs`, then are cut. */
+  async stop(deadlineMs: number): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server === undefined) return;
+    server.closeIdleConnections();
+    const cut = setTimeout(() => server.closeAllConnections(), deadlineMs);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(cut);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://router');
+    const path = url.pathname.split('/').slice(1);
+    let allowed: string[] = [];
+    for (const r of this.#routes) {
+      const params = match(r.segments, path);
+      if (params === undefined) continue;
+      if (r.method !== req.method) {
+        allowed = [...allowed, r.method];
+        continue;
+      }
+      const reply = await r.handler({
+        req,
+        res,
+        params,
+        query: url.searchParams,
+        call: {
+          tenant: header(req, 'x-tenant-id'),
+          correlationId: header(req, 'x-correlation-id'),
+          traceparent: header(req, 'traceparent'),
+        },
+        body: () => readJsonBody(req),
+      });
+      if (reply !== undefined) sendJson(res, reply.status ?? 200, reply.body, reply.headers);
+      return;
+    }
+    if (allowed.length > 0) {
+      return sendJson(
+        res,
+        405,
+        { code: 'METHOD_NOT_ALLOWED', message: `${req.method} not allowed on ${url.pathname}` },
+        { allow: allowed.join(', ') },
+      );
+    }
+    sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` });
+  }
+}
+
+function match(
+  pattern: readonly string[],
+  path: readonly string[],
+): Record<string, string> | undefined {
+  if (pattern.length !== path.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const want = pattern[i]!;
+    const got = path[i]!;
+    if (want.startsWith(':')) {
+      if (got === '') return undefined;
+      try {
+        params[want.slice(1)] = decodeURIComponent(got);
+      } catch {
+        return undefined; // a malformed %-escape matches no route
+      }
+    } else if (want !== got) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      throw new ValidationError(`request body over ${MAX_BODY_BYTES} bytes`, 'body');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new ValidationError('a JSON body is required', 'body');
+  return parseJson(text, 'body');
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
+  if (res.headersSent) {
+    logger.warn({ err: error }, 'error after the response started');
+    res.end();
+    return;
+  }
+  const { status, body, retryAfterSeconds } = httpErrorOf(error);
+  if (status === 500) logger.error({ err: error }, 'request failed');
+  sendJson(
+    res,
+    status,
+    body,
+    retryAfterSeconds === undefined ? {} : { [RETRY_AFTER]: String(retryAfterSeconds) },
+  );
+}

@@ -1,0 +1,74 @@
+import { isJsonObject, parseJson, ValidationError } from '@tenantfold/core';
+import type { HttpReply, HttpRoute } from './httpIngress.js';
+import { route } from './httpIngress.js';
+import type { RouterService, SubmitCommandResponse } from './routerService.js';
+
+/** What the operational endpoints ask of the router. */
+export interface Probes {
+  health(): { ok: boolean } & Record<string, unknown>;
+  ready(): { ready: boolean; reason?: string } & Record<string, unknown>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+/** The command as HTTP/JSON returns it: event payloads as JSON, not text. */
+function commandJson(response: SubmitCommandResponse) {
+  return {
+    command_id: response.command_id,
+    version: response.version,
+    consistency_token: response.consistency_token,
+    duplicate: response.duplicate,
+    events: response.events.map(({ payload_json, ...event }) => ({
+      ...event,
+      payload: parseJson(payload_json, 'payload_json'),
+    })),
+  };
+}
+
+const correlated = (correlationId: string, body: unknown): HttpReply => ({
+  body,
+  headers: { 'x-correlation-id': correlationId },
+});
+
+/** Every HTTP endpoint of the router, one line each. */
+export function httpRoutes(service: RouterService, probes: Probes): HttpRoute[] {
+  return [
+    route('POST', '/v1/commands', async (context) => {
+      const { call } = context;
+      const json = await context.body();
+      if (!isJsonObject(json)) throw new ValidationError('body must be a JSON object', 'body');
+      const { response, correlationId } = await service.submit(
+        call,
+        json,
+        'http POST /v1/commands',
+      );
+      return correlated(correlationId, commandJson(response));
+    }),
+    route('GET', '/v1/aggregates/:type/:id', async ({ call, params }) => {
+      const { type, id } = params;
+      const { response, correlationId } = await service.getState(
+        call,
+        { aggregate_type: type, aggregate_id: id },
+        'http GET /v1/aggregates/:type/:id',
+      );
+      return correlated(correlationId, {
+        aggregate_type: type,
+        aggregate_id: id,
+        version: response.version,
+        state: parseJson(response.state_json, 'state_json'),
+      });
+    }),
+    route('GET', '/health', () => {
+      const health = probes.health();
+      return Promise.resolve({ status: health.ok ? 200 : 503, body: health });
+    }),
+    route('GET', '/ready', () => {
+      const ready = probes.ready();
+      return Promise.resolve({ status: ready.ready ? 200 : 503, body: ready });
+    }),
+    route('GET', '/metrics', async ({ res }) => {
+      const { contentType, body } = await probes.metrics();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return undefined;
+    }),
+  ];
+}

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { Metadata } from '@grpc/grpc-js';
+import type { Logger } from '@tenantfold/core';
+import {
+  isJsonObject,
+  isTenantfoldError,
+  parseCommandEnvelope,
+  StreamKey,
+  TenantAccessDeniedError,
+  TenantId,
+  Uuid,
+  ValidationError,
+} from '@tenantfold/core';
+import { NodeAnswerError } from '../forwarding/errors.js';
+import type { Forwarder } from '../forwarding/forwarder.js';
+import type { RequestOutcome } from '../metrics/routerMetrics.js';
+
+/** What arrives beside the body (gRPC metadata, HTTP headers). */
+export interface CallContext {
+  /** `x-tenant-id`; undefined when absent. */
+  readonly tenant: string | undefined;
+  readonly correlationId?: string | undefined;
+  readonly traceparent?: string | undefined;
+}
+
+/** `tenantfold.v1.SubmitCommandResponse` as proto-loader decodes it. */
+export interface SubmitCommandResponse {
+  readonly command_id: string;
+  readonly events: ReadonlyArray<Record<string, unknown> & { payload_json: string }>;
+  readonly version: number;
+  readonly consistency_token: number;
+  readonly duplicate: boolean;
+}
+
+/** `tenantfold.v1.GetStateResponse`. */
+export interface GetStateResponse {
+  readonly state_json: string;
+  readonly version: number;
+}
+
+/** A finished request: its id for the client and the correlation id it was forwarded with. */
+export interface Routed<T> {
+  readonly response: T;
+  readonly correlationId: string;
+}
+
+export interface RouterServiceOptions {
+  readonly forwarder: Forwarder;
+  readonly allowDefaultTenant: boolean;
+  readonly logger: Logger;
+  readonly onAnswered?: (route: string, outcome: RequestOutcome) => void;
+}
+
+/**
+ * The router's request path, the same for gRPC and HTTP: validate (tenant,
+ * envelope), give the command its id, then forward. Both transports call
+ * these two methods, so they give the same answers to the same input.
+ */
+export class RouterService {
+  constructor(private readonly options: RouterServiceOptions) {}
+
+  /**
+   * Validates a command body (`aggregate_type`, `aggregate_id`, `payload`
+   * `{type, data}`, optional `command_id`, `expected_version`, `metadata`,
+   * `tenant_id`) and forwards it; a missing `command_id` gets a UUID v7.
+   */
+  async submit(
+    call: CallContext,
+    body: Record<string, unknown>,
+    route: string,
+  ): Promise<Routed<SubmitCommandResponse>> {
+    return this.#answer(route, call, body, async (tenant, metadata) => {
+      const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant });
+      const message = {
+        tenant_id: tenant,
+        command_id: envelope.command_id,
+        aggregate_type: envelope.aggregate_type,
+        aggregate_id: envelope.aggregate_id,
+        payload_json: JSON.stringify(envelope.payload),
+        metadata: envelope.metadata,
+        ...(envelope.expected_version === undefined
+          ? {}
+          : { expected_version: envelope.expected_version }),
+      };
+      return (await this.options.forwarder.forward({
+        tenant,
+        aggregate: `${envelope.aggregate_type}/${envelope.aggregate_id}`,
+        method: 'SubmitCommand',
+        message,
+        metadata,
+      })) as SubmitCommandResponse;
+    });
+  }
+
+  /** Validates `aggregate_type` and `aggregate_id` and forwards a state read. */
+  async getState(
+    call: CallContext,
+    body: Record<string, unknown>,
+    route: string,
+  ): Promise<Routed<GetStateResponse>> {
+    return this.#answer(route, call, body, async (tenant, metadata) => {
+      const key = StreamKey.of(tenant, body.aggregate_type as string, body.aggregate_id as string);
+      return (await this.options.forwarder.forward({
+        tenant,
+        aggregate: `${key.type}/${key.id}`,
+        method: 'GetState',
+        message: { tenant_id: tenant, aggregate_type: key.type, aggregate_id: key.id },
+        metadata,
+      })) as GetStateResponse;
+    });
+  }
+
+  /** The tenant of a call: from its header, checked against the body's. */
+  tenantOf(call: CallContext, bodyTenant: unknown): TenantId {
+    if ((call.tenant === undefined || call.tenant === '') && !this.options.allowDefaultTenant) {
+      throw new ValidationError(
+        'x-tenant-id is required (this deployment has no default tenant)',
+        'x-tenant-id',
+      );
+    }
+    const tenant = TenantId.parse(call.tenant ?? '', 'x-tenant-id');
+    if (bodyTenant !== undefined && bodyTenant !== '' && bodyTenant !== tenant) {
+      throw new TenantAccessDeniedError(`body tenant_id does not match x-tenant-id '${tenant}'`);
+    }
+    return tenant;
+  }
+
+  async #answer<T>(
+    route: string,
+    call: CallContext,
+    body: Record<string, unknown>,
+    run: (tenant: TenantId, metadata: Metadata) => Promise<T>,
+  ): Promise<Routed<T>> {
+    const correlationId = nonEmpty(call.correlationId) ?? Uuid.new();
+    const traceparent = nonEmpty(call.traceparent) ?? newTraceparent();
+    let tenant = call.tenant ?? '';
+    try {
+      if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
+      const tenantId = this.tenantOf(call, body.tenant_id);
+      tenant = tenantId;
+      const metadata = new Metadata();
+      if (tenantId !== '') metadata.set('x-tenant-id', tenantId);
+      metadata.set('x-correlation-id', correlationId);
+      metadata.set('traceparent', traceparent);
+      const response = await run(tenantId, metadata);
+      this.options.onAnswered?.(route, 'ok');
+      return { response, correlationId };
+    } catch (error) {
+      const outcome = outcomeOf(error);
+      this.options.onAnswered?.(route, outcome);
+      this.options.logger[outcome === 'error' ? 'error' : 'info'](
+        {
+          route,
+          tenant_id: tenant,
+          aggregate_id: body.aggregate_id,
+          command_id: body.command_id,
+          correlation_id: correlationId,
+          traceparent,
+          err: error,
+        },
+        'request failed',
+      );
+      throw error;
+    }
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** A new W3C trace context (sampled) for a call that came without one. */
+function newTraceparent(): string {
+  const bytes = randomBytes(24).toString('hex');
+  return `00-${bytes.slice(0, 32)}-${bytes.slice(32)}-01`;
+}
+
+/** The stable error code of any failure: the node's, the router's own, or INTERNAL. */
+export function errorCodeOf(error: unknown): string {
+  if (error instanceof NodeAnswerError) return error.code;
+  return isTenantfoldError(error) ? error.code : 'INTERNAL';
+}
+
+function outcomeOf(error: unknown): RequestOutcome {
+  switch (errorCodeOf(error)) {
+    case 'VALIDATION':
+      return 'invalid';
+    case 'TENANT_ACCESS_DENIED':
+      return 'denied';
+    case 'DECIDE':
+    case 'PROGRAM_LIMIT':
+      return 'rejected';
+    case 'VERSION_CONFLICT':
+      return 'conflict';
+    case 'NOT_FOUND':
+      return 'not_found';
+    case 'NOT_OWNER':
+    case 'UNAVAILABLE':
+    case 'STORAGE':
+    case 'STREAM':
+      return 'unavailable';
+    default:
+      return 'error';
+  }
+}
