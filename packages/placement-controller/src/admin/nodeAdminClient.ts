@@ -1,0 +1,181 @@
+import type { TenantId } from '@tenantfold/core';
+import { isJsonObject, UnavailableError, ValidationError } from '@tenantfold/core';
+
+/** One aggregate's last position and state hash, as the source reports it after a drain. */
+export interface AggregatePosition {
+  readonly type: string;
+  readonly id: string;
+  readonly version: number;
+  /** Stream sequence of the aggregate's last commit. */
+  readonly position: number;
+  readonly state_hash: string;
+}
+
+/** `POST /admin/drain` answer (docs/migration.md). */
+export interface DrainReport {
+  readonly tenant_id: string;
+  readonly epoch?: number;
+  readonly aggregates: readonly AggregatePosition[];
+  readonly drained_at: string;
+}
+
+/** `POST /admin/verify` answer. */
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly mismatches: ReadonlyArray<{
+    readonly type: string;
+    readonly id: string;
+    readonly expected: unknown;
+    readonly actual: unknown;
+  }>;
+}
+
+/** A node's admin API answered with an error status (or not at all). */
+export class NodeAdminError extends UnavailableError {
+  constructor(
+    readonly node: string,
+    readonly call: string,
+    message: string,
+    /** HTTP status; 0 when no answer came. */
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(`node '${node}' ${call}: ${message}`, options);
+  }
+  override toJSON() {
+    return { ...super.toJSON(), node: this.node, call: this.call, status: this.status };
+  }
+}
+
+/** The node's admin base URL from its placement `adminAddress` (`host:port` or a URL). */
+export function adminUrl(adminAddress: string): string {
+  const base = /^https?:\/\//.test(adminAddress) ? adminAddress : `http://${adminAddress}`;
+  return base.replace(/\/+$/, '');
+}
+
+/** Talks to the nodes' migration endpoints (`/admin/*`, Bearer token). */
+export class NodeAdminClient {
+  constructor(private readonly token: string) {}
+
+  warm(node: NodeAddress, tenant: TenantId, epoch: number, timeoutMs: number): Promise<unknown> {
+    return this.post(node, '/admin/warm', { tenant_id: tenant, epoch }, timeoutMs);
+  }
+
+  async drain(
+    node: NodeAddress,
+    tenant: TenantId,
+    epoch: number,
+    timeoutMs: number,
+  ): Promise<DrainReport> {
+    const body = await this.post(node, '/admin/drain', { tenant_id: tenant, epoch }, timeoutMs);
+    if (!isJsonObject(body) || !Array.isArray(body.aggregates)) {
+      throw new NodeAdminError(node.id, 'POST /admin/drain', 'answer has no aggregates list', 200);
+    }
+    return body as unknown as DrainReport;
+  }
+
+  async verify(
+    node: NodeAddress,
+    tenant: TenantId,
+    epoch: number,
+    aggregates: readonly AggregatePosition[],
+    timeoutMs: number,
+  ): Promise<VerifyReport> {
+    const body = await this.post(
+      node,
+      '/admin/verify',
+      { tenant_id: tenant, epoch, aggregates },
+      timeoutMs,
+    );
+    if (!isJsonObject(body) || typeof body.ok !== 'boolean') {
+      throw new NodeAdminError(node.id, 'POST /admin/verify', 'answer has no boolean ok', 200);
+    }
+    return {
+      ok: body.ok,
+      mismatches: Array.isArray(body.mismatches)
+        ? (body.mismatches as unknown as VerifyReport['mismatches'])
+        : [],
+    };
+  }
+
+  release(node: NodeAddress, tenant: TenantId, epoch: number, timeoutMs: number): Promise<unknown> {
+    return this.post(node, '/admin/release', { tenant_id: tenant, epoch }, timeoutMs);
+  }
+
+  resume(node: NodeAddress, tenant: TenantId, epoch: number, timeoutMs: number): Promise<unknown> {
+    return this.post(node, '/admin/resume', { tenant_id: tenant, epoch }, timeoutMs);
+  }
+
+  /** `GET /health` (no token); false when the node does not answer 200 in time. */
+  async healthy(node: NodeAddress, timeoutMs: number): Promise<boolean> {
+    try {
+      const res = await fetch(`${adminUrl(node.adminAddress)}/health`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private async post(
+    node: NodeAddress,
+    path: string,
+    body: object,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const call = `POST ${path}`;
+    if (this.token === '') {
+      throw new ValidationError(
+        `${call} needs the nodes' admin token: set PLACEMENTCTL_ADMIN_TOKEN`,
+        'PLACEMENTCTL_ADMIN_TOKEN',
+      );
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${adminUrl(node.adminAddress)}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const reason =
+        error instanceof Error && error.name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : `unreachable at ${node.adminAddress} (${(error as Error).message})`;
+      throw new NodeAdminError(node.id, call, reason, 0, { cause: error });
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text === '' ? {} : (JSON.parse(text) as unknown);
+    } catch {
+      // keep the raw text for the message below
+    }
+    if (!res.ok) {
+      const detail =
+        isJsonObject(parsed) && typeof parsed.message === 'string'
+          ? `${typeof parsed.code === 'string' ? parsed.code : res.status}: ${parsed.message}`
+          : text.slice(0, 200);
+      const hint = res.status === 401 ? ' (check PLACEMENTCTL_ADMIN_TOKEN)' : '';
+      throw new NodeAdminError(node.id, call, `HTTP ${res.status} ${detail}${hint}`, res.status);
+    }
+    if (parsed === undefined) {
+      throw new NodeAdminError(
+        node.id,
+        call,
+        `answer is not JSON: ${text.slice(0, 200)}`,
+        res.status,
+      );
+    }
+    return parsed;
+  }
+}
+
+/** The parts of a node record the admin client needs. */
+export interface NodeAddress {
+  readonly id: string;
+  readonly adminAddress: string;
+}

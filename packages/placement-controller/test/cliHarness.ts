@@ -1,0 +1,52 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { runPlacementctl } from '../src/index.js';
+
+export interface CliRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Names of one test's stream, subjects and bucket, so tests never share data. */
+export function isolatedNames() {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  return {
+    PLACEMENTCTL_STREAM: `EVENTS_${suffix}`,
+    PLACEMENTCTL_SUBJECT_PREFIX: `p${suffix}.`,
+    PLACEMENTCTL_PLACEMENT_BUCKET: `PLACEMENT_${suffix}`,
+  };
+}
+
+/** Runs placementctl in this process with `env` as its whole environment. */
+export function cliWith(env: Record<string, string>) {
+  return async (...argv: string[]): Promise<CliRun> => {
+    let out = '';
+    let err = '';
+    const code = await runPlacementctl(argv, {
+      env,
+      out: (text) => void (out += text),
+      err: (text) => void (err += text),
+      interactive: false,
+    });
+    return { code, out, err };
+  };
+}
+
+/** Appends one raw message to an aggregate subject: what `tenants list` counts. */
+export async function appendRaw(
+  nc: NatsConnection,
+  prefix: string,
+  tenant: string,
+  id: string,
+): Promise<void> {
+  await jetstream(nc).publish(`${prefix}tenant.${tenant}.aggregate.account.${id}`, '{}');
+}
+
+/** Deletes a test's stream and bucket. */
+export async function deleteNames(nc: NatsConnection, names: ReturnType<typeof isolatedNames>) {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [names.PLACEMENTCTL_STREAM, `KV_${names.PLACEMENTCTL_PLACEMENT_BUCKET}`]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+}
