@@ -85,10 +85,15 @@ export function compileFilter(filter: Filter): SqlFragment {
       case 'exists':
         return node.field.kind === 'row' ? '1' : `${typeSql(node.field.path)} IS NOT NULL`;
       case 'starts_with': {
-        // Bound length in code points: SQLite's length() stops at a NUL character.
-        const length = [...node.prefix].length;
+        // Compared as UTF-8 bytes: SQLite's text functions stop at a NUL character,
+        // and a string starts with a prefix exactly when its UTF-8 bytes do.
         const value = valueSql(node.field);
-        const prefix = `substr(${value}, 1, ${bind(length)}) = ${bind(node.prefix)}`;
+        const length = Buffer.byteLength(node.prefix, 'utf8');
+        // (substr of an empty blob is NULL, hence the empty prefix apart.)
+        const prefix =
+          length === 0
+            ? '1'
+            : `substr(CAST(${value} AS BLOB), 1, ${bind(length)}) = CAST(${bind(node.prefix)} AS BLOB)`;
         return node.field.kind === 'row'
           ? prefix
           : `(${typeSql(node.field.path)} = 'text' AND ${prefix})`;
