@@ -1,30 +1,28 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
-import type { Logger } from '@tenantfold/core';
-import {
-  AggregateStore,
-  isJsonObject,
-  stateHash,
-  TenantId,
-  ValidationError,
-} from '@tenantfold/core';
-import type { JetStreamBackendOptions } from '@tenantfold/nats';
+import type { AggregateStoreOptions, Logger, TenantId } from '@tenantfold/core';
+import { TenantId as Tenant, ValidationError } from '@tenantfold/core';
+import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
   guardBackend,
   openJetStreamBackend,
   PlacementStore,
 } from '@tenantfold/nats';
-import { loadManifest, loadProgramDeciders } from '@tenantfold/programs';
 import { pino } from 'pino';
+import type { AdminRequest } from './admin/adminServer.js';
 import { AdminServer } from './admin/adminServer.js';
 import type { NodeConfig } from './config/nodeConfig.js';
+import { NodeEngine } from './engine/nodeEngine.js';
 import { commandService } from './grpc/commandService.js';
 import { GrpcServer } from './grpc/grpcServer.js';
 import { CommandHandler } from './intake/commandHandler.js';
 import { PlacementOwnership } from './intake/placementOwnership.js';
 import { TenantGate } from './intake/tenantGate.js';
 import { NodeMetrics } from './metrics/nodeMetrics.js';
+import { parseTenantRequest, parseVerifyRequest, TenantMigration } from './migration/index.js';
+import type { Dispatch } from './readModels/index.js';
+import { TenantDeadLetters } from './readModels/index.js';
 
 /** Lifecycle: STARTING → RUNNING → DRAINING (SIGTERM) → STOPPED. */
 export type NodeState = 'STARTING' | 'RUNNING' | 'DRAINING' | 'STOPPED';
@@ -39,44 +37,42 @@ export interface NodeStartOptions {
   readonly heartbeatMs?: number;
 }
 
-export interface DrainReport {
-  readonly tenant_id: string;
-  readonly aggregates: ReadonlyArray<{
-    type: string;
-    id: string;
-    version: number;
-    position: number;
-    state_hash: string;
-  }>;
-  readonly drained_at: string;
+/** What the node is made of; the engine is replaced by a reload. */
+interface NodeParts {
+  readonly nc: NatsConnection;
+  readonly backend: JetStreamBackend;
+  readonly placement: PlacementStore;
+  readonly ownership: PlacementOwnership;
+  readonly gate: TenantGate;
+  readonly breaker: CircuitBreaker;
+  readonly metrics: NodeMetrics;
+  readonly handler: CommandHandler;
+  readonly migration: TenantMigration;
+  readonly deadLetters: TenantDeadLetters;
+  readonly dispatch: Dispatch;
+  readonly logger: Logger;
+  readonly loadEngine: () => Promise<NodeEngine>;
 }
 
 /** One aggregate node: the engine on JetStream, served over gRPC to the tenants placement gives it. */
 export class AggregateNode {
   state: NodeState = 'STARTING';
   private heartbeat: NodeJS.Timeout | undefined;
+  private grpc: GrpcServer | undefined;
+  private admin: AdminServer | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+  grpcPort = 0;
+  adminPort = 0;
 
   private constructor(
     readonly config: NodeConfig,
-    private readonly parts: {
-      nc: NatsConnection;
-      store: AggregateStore;
-      placement: PlacementStore;
-      ownership: PlacementOwnership;
-      gate: TenantGate;
-      breaker: CircuitBreaker;
-      grpc: GrpcServer;
-      admin: AdminServer;
-      logger: Logger;
-    },
-    readonly grpcPort: number,
-    readonly adminPort: number,
+    private readonly parts: NodeParts,
+    private engine: NodeEngine,
   ) {}
 
   static async start(config: NodeConfig, options: NodeStartOptions = {}): Promise<AggregateNode> {
     const logger: Logger =
       options.logger ?? pino({ level: config.logLevel, base: { node_id: config.nodeId } });
-    const deciders = await loadProgramDeciders(await loadManifest(config.manifestPath));
     const nc = await connect({
       servers: [...config.natsServers],
       name: `tenantfold-node-${config.nodeId}`,
@@ -91,90 +87,172 @@ export class AggregateNode {
       logger,
     });
     const breaker = new CircuitBreaker({ name: 'nats' });
-    // Created after the store it observes; the store's rehydration hook reads it late.
+    const guarded = guardBackend(backend, breaker);
+    const placement = await PlacementStore.open(nc, { bucket: options.placementBucket });
+    const ownership = new PlacementOwnership(config.nodeId, placement, logger);
+    await ownership.start();
+    const gate = new TenantGate();
+    // The engine comes later and is replaced on reload: everything reads it through `node`.
     // eslint-disable-next-line prefer-const
-    let metrics: NodeMetrics | undefined;
-    let builder = AggregateStore.builder(guardBackend(backend, breaker)).with({
+    let node: AggregateNode | undefined;
+    const metrics = new NodeMetrics({
+      tenantLabelCap: config.tenantLabelCap,
+      liveActors: () => node?.engine.store.liveActors ?? 0,
+    });
+    watchBreaker(breaker, metrics, logger);
+    const handler = new CommandHandler({
+      store: () => (node as AggregateNode).engine.store,
+      gate,
+      metrics,
+      ownership,
+      logger,
+      allowDefaultTenant: config.allowDefaultTenant,
+      onCommitted: (tenant) => node?.engine.readModels.notify(tenant),
+    });
+    // Process managers' commands take the clients' path: ownership, fencing, intake, metrics.
+    const dispatch: Dispatch = (envelope) =>
+      handler.submit(
+        { tenant: typeof envelope.tenant_id === 'string' ? envelope.tenant_id : undefined },
+        envelope,
+      );
+    const storeOptions: Partial<AggregateStoreOptions> = {
       snapshotEvery: config.snapshotEvery,
       maxRetries: config.maxRetries,
       idleTimeoutMs: config.idleTimeoutMs,
       maxLiveActors: config.maxLiveActors,
       logger,
       onRehydrated: (key, seconds) =>
-        metrics?.rehydrationDuration.observe({ aggregate_type: key.type }, seconds),
-    });
-    for (const decider of deciders) builder = builder.aggregate(decider);
-    const store = await builder.open();
-    metrics = new NodeMetrics({
-      tenantLabelCap: config.tenantLabelCap,
-      liveActors: () => store.liveActors,
-    });
-    const breakerGauge = metrics.breakerOpen;
-    breakerGauge.set({ breaker: breaker.name }, 0);
-    breaker.onStateChange((change) => {
-      breakerGauge.set({ breaker: change.name }, change.to === 'CLOSED' ? 0 : 1);
-      logger.warn(
-        { breaker: change.name, from: change.from, to: change.to },
-        'circuit breaker changed',
-      );
-    });
-    const placement = await PlacementStore.open(nc, { bucket: options.placementBucket });
-    const ownership = new PlacementOwnership(config.nodeId, placement, logger);
-    await ownership.start();
-    const gate = new TenantGate();
-    const handler = new CommandHandler({
-      store,
-      gate,
-      metrics,
-      ownership,
-      logger,
-      allowDefaultTenant: config.allowDefaultTenant,
-    });
-    const grpc = new GrpcServer(config.grpcListen, { CommandService: commandService(handler) });
-    const grpcPort = (await grpc.start()).port;
-    // eslint-disable-next-line prefer-const -- assigned after the admin hooks that close over it
-    let node: AggregateNode;
-    const admin = new AdminServer(
-      { ...config.adminListen, token: config.adminToken, logger },
-      {
-        health: () => Promise.resolve(node.health()),
-        ready: () => node.readiness(),
-        metrics: async () => ({
-          contentType: metrics.registry.contentType,
-          body: await metrics.registry.metrics(),
-        }),
-        admin: {
-          'GET /tenants': () => node.tenants(),
-          'POST /drain': (body) => node.drain(tenantOfBody(body)),
-          'POST /resume': (body) => Promise.resolve(node.resume(tenantOfBody(body))),
+        metrics.rehydrationDuration.observe({ aggregate_type: key.type }, seconds),
+    };
+    const loadEngine = () =>
+      NodeEngine.load(config.manifestPath, {
+        backend: guarded,
+        readModelStorage: {
+          log: backend.eventLog,
+          checkpoints: guarded.checkpoints,
+          deadLetters: guarded.deadLetters,
         },
-      },
-    );
-    const adminPort = (await admin.start()).port;
+        storeOptions,
+        dispatch,
+        owns: (tenant) => ownership.owns(tenant),
+        mayDispatch: (tenant) => ownership.serves(tenant) && !gate.isClosed(tenant),
+        logger,
+        sweepMs: config.readModelSweepMs,
+      });
+    const engine = await loadEngine();
+    const migration = new TenantMigration({
+      nodeId: config.nodeId,
+      store: () => (node as AggregateNode).engine.store,
+      gate,
+      ownership,
+      placement,
+      logger,
+      drainTimeoutMs: config.drainTimeoutMs,
+      // Read models follow the tenant: loaded with it on the target, dropped from the source.
+      onTenantLoaded: (tenant) => (node as AggregateNode).engine.readModels.catchUp(tenant),
+      onTenantReleased: (tenant) => node?.engine.readModels.forget(tenant),
+    });
     node = new AggregateNode(
       config,
-      { nc, store, placement, ownership, gate, breaker, grpc, admin, logger },
-      grpcPort,
-      adminPort,
+      {
+        nc,
+        backend,
+        placement,
+        ownership,
+        gate,
+        breaker,
+        metrics,
+        handler,
+        migration,
+        dispatch,
+        deadLetters: new TenantDeadLetters(
+          guarded.deadLetters,
+          guarded.checkpoints,
+          () => (node as AggregateNode).engine.readModels.processManagerNames,
+        ),
+        logger,
+        loadEngine,
+      },
+      engine,
     );
+    await node.serve(options.heartbeatMs ?? 2_000);
+    return node;
+  }
+
+  /** Opens gRPC and admin HTTP, registers in placement, starts heartbeat and read models. */
+  private async serve(heartbeatMs: number): Promise<void> {
+    const { config } = this;
+    const { placement, logger, handler } = this.parts;
+    this.grpc = new GrpcServer(config.grpcListen, { CommandService: commandService(handler) });
+    this.grpcPort = (await this.grpc.start()).port;
+    this.admin = new AdminServer(
+      { ...config.adminListen, token: config.adminToken, logger },
+      {
+        health: () => Promise.resolve(this.health()),
+        ready: () => this.readiness(),
+        metrics: async () => ({
+          contentType: this.parts.metrics.registry.contentType,
+          body: await this.parts.metrics.registry.metrics(),
+        }),
+        admin: this.adminRoutes(),
+      },
+    );
+    this.adminPort = (await this.admin.start()).port;
     await placement.registerNode(
       {
         id: config.nodeId,
-        grpcAddress: `${config.advertiseHost}:${grpcPort}`,
-        adminAddress: `${config.advertiseHost}:${adminPort}`,
+        grpcAddress: `${config.advertiseHost}:${this.grpcPort}`,
+        adminAddress: `${config.advertiseHost}:${this.adminPort}`,
         tenantRange: config.tenantRange,
       },
       { expectedRevision: (await placement.getNode(config.nodeId))?.revision ?? 0 },
     );
-    node.heartbeat = setInterval(() => {
+    this.heartbeat = setInterval(() => {
       placement
         .heartbeat(config.nodeId)
         .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'));
-    }, options.heartbeatMs ?? 2_000);
-    node.heartbeat.unref();
-    node.state = 'RUNNING';
-    logger.info({ grpcPort, adminPort, aggregateTypes: store.aggregateTypes }, 'node running');
-    return node;
+    }, heartbeatMs);
+    this.heartbeat.unref();
+    this.engine.readModels.start(await this.storedTenants());
+    this.state = 'RUNNING';
+    logger.info(
+      { grpcPort: this.grpcPort, adminPort: this.adminPort, ...this.engine.summary },
+      'node running',
+    );
+  }
+
+  private adminRoutes(): Record<string, (request: AdminRequest) => Promise<unknown>> {
+    const { migration, deadLetters, dispatch } = this.parts;
+    const tenantOfQuery = (request: AdminRequest): TenantId => {
+      const tenant = request.query.get('tenant_id');
+      if (tenant === null)
+        throw new ValidationError('query parameter tenant_id is required', 'tenant_id');
+      return Tenant.parse(tenant, 'tenant_id');
+    };
+    return {
+      'GET /tenants': () => this.tenants(),
+      'POST /warm': ({ body }) => migration.warm(parseTenantRequest(body, true)),
+      'POST /drain': ({ body }) => migration.drain(parseTenantRequest(body, false)),
+      'POST /verify': ({ body }) => migration.verify(parseVerifyRequest(body)),
+      'POST /release': ({ body }) => migration.release(parseTenantRequest(body, true)),
+      'POST /resume': ({ body }) =>
+        Promise.resolve(migration.resume(parseTenantRequest(body, false))),
+      'POST /reload': () => this.reload(),
+      'GET /projections/*': (request) => {
+        const tenant = tenantOfQuery(request);
+        this.parts.ownership.assertOwned(tenant);
+        return this.engine.readModels.projection(request.param ?? '', tenant);
+      },
+      'GET /dead-letters': async (request) => {
+        const tenant = tenantOfQuery(request);
+        return { tenant_id: tenant, dead_letters: await deadLetters.list(tenant) };
+      },
+      'POST /dead-letters/replay': ({ body }) => {
+        const { tenant } = parseTenantRequest(body, false);
+        this.parts.ownership.assertOwned(tenant);
+        return deadLetters.replay(tenant, dispatch);
+      },
+    };
   }
 
   health(): { ok: boolean } & Record<string, unknown> {
@@ -185,7 +263,7 @@ export class AggregateNode {
       state: this.state,
       nats: natsConnected ? 'connected' : 'closed',
       breaker,
-      live_aggregates: this.parts.store.liveActors,
+      live_aggregates: this.engine.store.liveActors,
     };
   }
 
@@ -197,72 +275,85 @@ export class AggregateNode {
     return { ready: true };
   }
 
-  /** Tenants with aggregates in storage that this node owns, with their aggregate counts. */
-  async tenants(): Promise<Array<{ tenant_id: string; aggregates: number; in_flight: number }>> {
+  /** Tenants with aggregates in storage that this node owns: aggregate count, in flight, last command here. */
+  async tenants(): Promise<
+    Array<{
+      tenant_id: string;
+      aggregates: number;
+      in_flight: number;
+      last_activity: string | null;
+    }>
+  > {
     const counts = new Map<TenantId, number>();
-    for await (const key of this.parts.store.backend.eventLog.streams()) {
+    for await (const key of this.engine.store.backend.eventLog.streams()) {
       if (this.parts.ownership.owns(key.tenant))
         counts.set(key.tenant, (counts.get(key.tenant) ?? 0) + 1);
     }
+    const { gate } = this.parts;
     return [...counts].map(([tenant, aggregates]) => ({
       tenant_id: tenant,
       aggregates,
-      in_flight: this.parts.gate.inFlight(tenant),
+      in_flight: gate.inFlight(tenant),
+      last_activity: gate.lastActivity(tenant)?.toISOString() ?? null,
     }));
   }
 
   /**
-   * Stops intake for one tenant, waits for its in-flight commands, flushes
-   * snapshots, and reports every aggregate's last position and state hash.
+   * Loads the manifest again and swaps in its programs. Everything is read and
+   * compiled first: a manifest with any problem leaves the running programs
+   * as they are and the call fails with the problems listed.
    */
-  async drain(tenant: TenantId): Promise<DrainReport> {
-    await this.parts.gate.close(tenant, this.config.drainTimeoutMs);
-    await this.parts.store.flush();
-    const aggregates: DrainReport['aggregates'][number][] = [];
-    for await (const key of this.parts.store.backend.eventLog.streams({ tenant })) {
-      const snapshot = await this.parts.store.stateOf(key);
-      aggregates.push({
-        type: key.type,
-        id: key.id,
-        version: snapshot.version,
-        position: snapshot.position,
-        state_hash: stateHash(snapshot.state),
-      });
-    }
-    this.parts.logger.info({ tenant_id: tenant, aggregates: aggregates.length }, 'tenant drained');
-    return { tenant_id: tenant, aggregates, drained_at: new Date().toISOString() };
-  }
-
-  resume(tenant: TenantId): { tenant_id: string; resumed: true } {
-    this.parts.gate.reopen(tenant);
-    return { tenant_id: tenant, resumed: true };
+  reload(): Promise<{ reloaded: true } & NodeEngine['summary']> {
+    const run = this.reloading.then(async () => {
+      const next = await this.parts.loadEngine();
+      const previous = this.engine;
+      this.engine = next;
+      await previous.close();
+      next.readModels.start([...previous.readModels.knownTenants, ...(await this.storedTenants())]);
+      this.parts.logger.info(next.summary, 'manifest reloaded');
+      return { reloaded: true as const, ...next.summary };
+    });
+    this.reloading = run.catch(() => undefined);
+    return run;
   }
 
   /** Graceful stop: not ready, no intake, in-flight finished, snapshots flushed, placement left, NATS drained. */
   async stop(): Promise<void> {
     if (this.state === 'STOPPED' || this.state === 'DRAINING') return;
     this.state = 'DRAINING';
-    const { gate, grpc, store, placement, ownership, nc, admin, logger } = this.parts;
+    const { gate, placement, ownership, nc, backend, logger } = this.parts;
     clearInterval(this.heartbeat);
     await gate
       .closeAll(this.config.drainTimeoutMs)
       .catch((error: unknown) => logger.warn({ err: error }, 'drain timed out'));
-    await grpc.stop(this.config.drainTimeoutMs);
+    await this.grpc?.stop(this.config.drainTimeoutMs);
+    await this.reloading;
+    await this.engine.close();
     await placement
       .setNodeStatus(this.config.nodeId, 'down')
       .catch((error: unknown) => logger.warn({ err: error }, 'could not leave placement'));
     ownership.stop();
-    await store.close();
+    await backend.close();
     await nc.drain();
-    await admin.stop();
+    await this.admin?.stop();
     this.state = 'STOPPED';
     logger.info({}, 'node stopped');
   }
+
+  private async storedTenants(): Promise<TenantId[]> {
+    const tenants = new Set<TenantId>();
+    for await (const key of this.parts.backend.eventLog.streams()) tenants.add(key.tenant);
+    return [...tenants];
+  }
 }
 
-function tenantOfBody(body: unknown): TenantId {
-  if (!isJsonObject(body) || typeof body.tenant_id !== 'string') {
-    throw new ValidationError('body must be {"tenant_id": "..."}', 'tenant_id');
-  }
-  return TenantId.parse(body.tenant_id);
+function watchBreaker(breaker: CircuitBreaker, metrics: NodeMetrics, logger: Logger): void {
+  metrics.breakerOpen.set({ breaker: breaker.name }, 0);
+  breaker.onStateChange((change) => {
+    metrics.breakerOpen.set({ breaker: change.name }, change.to === 'CLOSED' ? 0 : 1);
+    logger.warn(
+      { breaker: change.name, from: change.from, to: change.to },
+      'circuit breaker changed',
+    );
+  });
 }

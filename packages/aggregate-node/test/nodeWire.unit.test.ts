@@ -31,7 +31,7 @@ beforeAll(async () => {
   store = await Store.builder(dir).aggregate(Counter).open();
   const metrics = new NodeMetrics({ tenantLabelCap: 2, liveActors: () => store.liveActors });
   const handler = new CommandHandler({
-    store,
+    store: () => store,
     gate: new TenantGate(),
     metrics,
     ownership: {

@@ -23,7 +23,14 @@ export type {
 } from './sandbox/index.js';
 export { ProgramDecider } from './decider/index.js';
 export type { ProgramDeciderOptions } from './decider/index.js';
-export { loadManifest, loadProgramDeciders, ManifestError } from './manifest/index.js';
+export {
+  loadManifest,
+  loadManifestPrograms,
+  loadProgramDeciders,
+  ManifestError,
+} from './manifest/index.js';
+export { ProgramProjection, ProgramProcessManager } from './reactors/index.js';
+export type { ProgramReactorOptions } from './reactors/index.js';
 export type {
   LoadProgramDecidersOptions,
   Manifest,
@@ -31,4 +38,6 @@ export type {
   AggregateDefinition,
   ProgramFile,
   QuerySettings,
+  ReactorDefinition,
+  ManifestPrograms,
 } from './manifest/index.js';

@@ -154,7 +154,10 @@ describe('loadManifest', () => {
     );
     const top = await failure('aggregate:\n  account: {}\n');
     expect(top.error.issues).toEqual([
-      { field: 'aggregate', message: 'unknown field (expected one of: aggregates)' },
+      {
+        field: 'aggregate',
+        message: 'unknown field (expected one of: aggregates, projections, processManagers)',
+      },
       { field: 'aggregates', message: 'required field is missing' },
     ]);
   });

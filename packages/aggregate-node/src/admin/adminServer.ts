@@ -5,13 +5,25 @@ import type { AddressInfo } from 'node:net';
 import { isTenantfoldError, parseJson, statusFor, ValidationError } from '@tenantfold/core';
 import type { Logger } from '@tenantfold/core';
 
+/** One `/admin` call as a route handler sees it. */
+export interface AdminRequest {
+  /** The JSON body of a POST (`{}` when empty); undefined for a GET. */
+  readonly body: unknown;
+  readonly query: URLSearchParams;
+  /** The last path segment of a `…/*` route, URI-decoded. */
+  readonly param?: string;
+}
+
 /** What the admin endpoints ask of the node. */
 export interface AdminHooks {
   health(): Promise<{ ok: boolean } & Record<string, unknown>>;
   ready(): { ready: boolean; reason?: string };
   metrics(): Promise<{ contentType: string; body: string }>;
-  /** `/admin/...` routes: method + path (without `/admin`) → handler of the JSON body. */
-  readonly admin: Readonly<Record<string, (body: unknown) => Promise<unknown>>>;
+  /**
+   * `/admin/...` routes: method + path without `/admin` (`POST /drain`), or
+   * with `*` for a last segment taken as a parameter (`GET /projections/*`).
+   */
+  readonly admin: Readonly<Record<string, (request: AdminRequest) => Promise<unknown>>>;
 }
 
 export interface AdminServerOptions {
@@ -54,7 +66,8 @@ export class AdminServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     if (req.method === 'GET' && path === '/health') {
       const health = await this.hooks.health();
       return sendJson(res, health.ok ? 200 : 503, health);
@@ -79,13 +92,28 @@ export class AdminServer {
         );
         return;
       }
-      const handler = this.hooks.admin[`${req.method} ${path.slice('/admin'.length)}`];
-      if (handler !== undefined) {
+      const route = this.routeOf(`${req.method} ${path.slice('/admin'.length)}`);
+      if (route !== undefined) {
         const body = req.method === 'POST' ? await readJsonBody(req) : undefined;
-        return sendJson(res, 200, await handler(body));
+        const request = { body, query: url.searchParams, ...route.param };
+        return sendJson(res, 200, await route.handler(request));
       }
     }
     sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });
+  }
+
+  private routeOf(
+    name: string,
+  ):
+    | { handler: (request: AdminRequest) => Promise<unknown>; param?: { param: string } }
+    | undefined {
+    const exact = this.hooks.admin[name];
+    if (exact !== undefined) return { handler: exact };
+    const slash = name.lastIndexOf('/');
+    const param = name.slice(slash + 1);
+    const wildcard = this.hooks.admin[`${name.slice(0, slash)}/*`];
+    if (wildcard === undefined || param === '') return undefined;
+    return { handler: wildcard, param: { param: decodeURIComponent(param) } };
   }
 
   private authorised(req: IncomingMessage): boolean {

@@ -139,6 +139,13 @@ export const NODE_SETTINGS = {
     default: 10_000,
     doc: 'how long a drain or SIGTERM waits for in-flight commands (ms)',
   },
+  readModelSweepMs: {
+    key: 'readModelSweepMs',
+    env: 'AGGREGATE_READ_MODEL_SWEEP_MS',
+    parse: parseSetting.integer(50, 3_600_000),
+    default: 5_000,
+    doc: 'how often projections and process managers catch up on events written elsewhere (ms)',
+  },
   streamReplicas: {
     key: 'streamReplicas',
     env: 'AGGREGATE_STREAM_REPLICAS',

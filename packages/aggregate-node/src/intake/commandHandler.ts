@@ -24,13 +24,16 @@ export interface CallContext {
 }
 
 export interface CommandHandlerOptions {
-  readonly store: AggregateStore;
+  /** The store commands run on, read per call (a node's reload replaces it). */
+  readonly store: () => AggregateStore;
   readonly gate: TenantGate;
   readonly metrics: NodeMetrics;
   readonly ownership: OwnershipCheck;
   readonly logger: Logger;
   /** Whether a call without `x-tenant-id` means the default tenant. @default false */
   readonly allowDefaultTenant: boolean;
+  /** Told of every command that appended a commit (read models catch up on it). */
+  readonly onCommitted?: (tenant: TenantId) => void;
 }
 
 export interface SubmitResult extends CommandResult {
@@ -81,8 +84,9 @@ export class CommandHandler {
       aggregateType = envelope.aggregate_type;
       const release = this.options.gate.enter(tenant);
       try {
-        const result = await this.options.store.submit(envelope);
+        const result = await this.options.store().submit(envelope);
         outcome = result.duplicate ? 'duplicate' : 'ok';
+        if (!result.duplicate && result.position > 0) this.options.onCommitted?.(tenantId);
         const first = result.events[0];
         logger.info(
           {
@@ -130,7 +134,7 @@ export class CommandHandler {
     const tenant = this.tenantOf(call, body.tenant_id);
     this.options.ownership.assertOwned(tenant);
     const key = StreamKey.of(tenant, String(body.aggregate_type), String(body.aggregate_id));
-    return this.options.store.stateOf(key);
+    return this.options.store().stateOf(key);
   }
 }
 

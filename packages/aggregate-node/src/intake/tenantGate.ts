@@ -4,6 +4,8 @@ interface TenantIntake {
   inFlight: number;
   closed: boolean;
   idle: Array<() => void>;
+  /** When a command of the tenant last finished here (ms since the epoch); 0: never. */
+  lastActivityMs: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export class TenantGate {
       if (released) return;
       released = true;
       intake.inFlight--;
+      intake.lastActivityMs = Date.now();
       if (intake.inFlight === 0) for (const wake of intake.idle.splice(0)) wake();
     };
   }
@@ -62,10 +65,16 @@ export class TenantGate {
     return sum;
   }
 
+  /** When a command of the tenant last finished on this node, if one has since it started. */
+  lastActivity(tenant: string): Date | undefined {
+    const at = this.tenants.get(tenant)?.lastActivityMs ?? 0;
+    return at === 0 ? undefined : new Date(at);
+  }
+
   private intakeOf(tenant: string): TenantIntake {
     let intake = this.tenants.get(tenant);
     if (intake === undefined) {
-      intake = { inFlight: 0, closed: false, idle: [] };
+      intake = { inFlight: 0, closed: false, idle: [], lastActivityMs: 0 };
       this.tenants.set(tenant, intake);
     }
     return intake;

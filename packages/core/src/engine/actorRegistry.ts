@@ -46,6 +46,22 @@ export class ActorRegistry {
     return this.actors.has(Key.toString(key));
   }
 
+  /**
+   * Drops the idle live actors `matches` selects (their state reloads from
+   * storage on next use) and returns how many it dropped. Busy ones stay: a
+   * second actor of the same key would be a second writer.
+   */
+  evict(matches: (key: StreamKey) => boolean): number {
+    let evicted = 0;
+    for (const [name, actor] of this.actors) {
+      if (!actor.busy && matches(actor.key)) {
+        this.actors.delete(name);
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
   all(): IterableIterator<AggregateActor> {
     return this.actors.values();
   }

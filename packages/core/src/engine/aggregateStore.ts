@@ -163,6 +163,25 @@ export class AggregateStore {
     return this.registry.isAlive(key);
   }
 
+  /**
+   * Drops the idle live aggregates of a tenant (or of one aggregate) from
+   * memory; the next use reloads them from storage. A node calls it when a
+   * tenant moves away, or to re-read what another writer appended.
+   * @returns how many live aggregates were dropped
+   */
+  evict(target: {
+    readonly tenant: TenantId;
+    readonly type?: string;
+    readonly id?: string;
+  }): number {
+    return this.registry.evict(
+      (key) =>
+        key.tenant === target.tenant &&
+        (target.type === undefined || key.type === target.type) &&
+        (target.id === undefined || key.id === target.id),
+    );
+  }
+
   /** A projection's state, caught up with every committed event. */
   async projection<State>(projection: Projection<State>): Promise<State> {
     return (await this.projectionRunner(projection).state()) as State;

@@ -45,6 +45,13 @@ export interface EventLog {
   read(key: StreamKey, afterPosition?: number): AsyncIterable<StoredCommit>;
   /** The commit at exactly `position`, if the stream holds it. */
   readAt(key: StreamKey, position: number): Promise<StoredCommit | undefined>;
+  /**
+   * Optional stream-wide read: the commits of every stream the filter selects
+   * with a position greater than `afterPosition`, in position order, up to the
+   * last commit stored when the read starts. Only for backends whose positions
+   * are comparable across streams (JetStream: the stream sequence).
+   */
+  readAll?(filter: StreamFilter, afterPosition?: number): AsyncIterable<StoredCommit>;
   /** Every stream that holds at least one commit, optionally filtered. */
   streams(filter?: StreamFilter): AsyncIterable<StreamKey>;
   close(): Promise<void>;

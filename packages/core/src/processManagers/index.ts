@@ -1,7 +1,12 @@
 export type {
+  AsyncProcessManager,
   ProcessManager,
   ProcessManagerCommand,
   ProcessManagerReport,
 } from './processManager.js';
-export { ProcessManagerRunner, derivedCommandId } from './processManagerRunner.js';
+export {
+  ProcessManagerRunner,
+  derivedCommandId,
+  processManagerEnvelope,
+} from './processManagerRunner.js';
 export type { Dispatch } from './processManagerRunner.js';

@@ -1,4 +1,5 @@
 import type { EventEnvelope, JsonValue, Metadata } from '../domain/index.js';
+import type { Awaitable } from '../engine/decider.js';
 
 /** A command a process manager asks for: which aggregate, what, and with what context. */
 export interface ProcessManagerCommand {
@@ -27,6 +28,18 @@ export interface ProcessManager {
     streamId: string,
     event: EventEnvelope,
   ): readonly ProcessManagerCommand[];
+}
+
+/**
+ * A process manager whose reaction may be async (a sandboxed program). Every
+ * `ProcessManager` is one; the node's per-tenant runner takes these.
+ */
+export interface AsyncProcessManager extends Omit<ProcessManager, 'react'> {
+  react(
+    aggregateType: string,
+    streamId: string,
+    event: EventEnvelope,
+  ): Awaitable<readonly ProcessManagerCommand[]>;
 }
 
 export interface ProcessManagerReport {

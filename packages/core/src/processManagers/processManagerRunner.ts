@@ -77,20 +77,34 @@ export class ProcessManagerRunner {
     cause: EventEnvelope,
     index: number,
   ): Record<string, JsonValue> {
-    const ctx = command.context ?? {};
-    return {
-      tenant_id: cause.tenant_id,
-      command_id: derivedCommandId(this.manager.name, cause.event_id, index),
-      aggregate_type: command.aggregate_type,
-      aggregate_id: command.instance_id,
-      payload: command.command,
-      metadata: {
-        ...ctx.metadata,
-        actor_id: ctx.actorId ?? `process-manager:${this.manager.name}`,
-      },
-      correlation_id: ctx.correlationId ?? cause.correlation_id,
-    };
+    return processManagerEnvelope(this.manager.name, command, cause, index);
   }
+}
+
+/**
+ * The command envelope for the index-th command a process manager asked for in
+ * answer to `cause`: same tenant and correlation, a command id derived from
+ * the event (so a re-dispatch is a recognised duplicate).
+ */
+export function processManagerEnvelope(
+  manager: string,
+  command: ProcessManagerCommand,
+  cause: EventEnvelope,
+  index: number,
+): Record<string, JsonValue> {
+  const ctx = command.context ?? {};
+  return {
+    tenant_id: cause.tenant_id,
+    command_id: derivedCommandId(manager, cause.event_id, index),
+    aggregate_type: command.aggregate_type,
+    aggregate_id: command.instance_id,
+    payload: command.command,
+    metadata: {
+      ...ctx.metadata,
+      actor_id: ctx.actorId ?? `process-manager:${manager}`,
+    },
+    correlation_id: ctx.correlationId ?? cause.correlation_id,
+  };
 }
 
 /** A stable UUID (version 8, name-based) for the index-th command caused by an event. */

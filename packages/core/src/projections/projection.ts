@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '../domain/index.js';
+import type { Awaitable } from '../engine/decider.js';
 
 /**
  * A read model folded from the events of the aggregate types it subscribes
@@ -11,4 +12,12 @@ export interface Projection<State = unknown> {
   readonly subscribes: readonly string[];
   initialState(): State;
   apply(state: State, event: EventEnvelope): State;
+}
+
+/**
+ * A projection whose fold may be async (a sandboxed program). Every
+ * `Projection` is one; the node's per-tenant runner takes these.
+ */
+export interface AsyncProjection<State = unknown> extends Omit<Projection<State>, 'apply'> {
+  apply(state: State, event: EventEnvelope): Awaitable<State>;
 }

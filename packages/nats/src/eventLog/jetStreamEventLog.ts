@@ -85,21 +85,27 @@ export class JetStreamEventLog implements EventLog {
   private readonly jsm: JetStreamManager;
   private readonly js: JetStreamClient;
   private readonly reader: SubjectReader<StoredCommit>;
+  /** Reads wildcard filters (many aggregates), where versions bound nothing. */
+  private readonly filteredReader: SubjectReader<StoredCommit>;
 
   private constructor(parts: OpenedLog) {
     ({ nc: this.nc, jsm: this.jsm, streamName: this.streamName, server: this.server } = parts);
     this.js = parts.jsm.jetstream();
     this.subjects = new CommitSubjects(parts.subjectPrefix);
-    this.reader = new SubjectReader({
+    const common = {
       jsm: this.jsm,
       js: this.js,
       stream: this.streamName,
       timeoutMs: parts.requestTimeoutMs,
       store: 'stream',
       decode: decodeCommit,
-      // every commit holds at least one event
+    } as const;
+    // every commit holds at least one event
+    this.reader = new SubjectReader({
+      ...common,
       remainingAtMost: (first, last) => last.version - first.version,
     });
+    this.filteredReader = new SubjectReader(common);
   }
 
   /** Checks the server, creates or updates the stream, and returns the log. */
@@ -205,6 +211,27 @@ export class JetStreamEventLog implements EventLog {
       throw new ValidationError(`invalid position ${afterPosition}`, 'position');
     }
     return this.reader.read(this.subjects.of(key), afterPosition);
+  }
+
+  /**
+   * Commits of every aggregate the filter selects, after `afterPosition`, in
+   * stream-sequence order: one ordered read of a wildcard subject (direct gets
+   * for a few, an ephemeral consumer for more), not one read per aggregate.
+   * Several types are read through the tenant's (or the whole log's) filter
+   * and the others skipped.
+   */
+  async *readAll(filter: StreamFilter = {}, afterPosition = 0): AsyncIterable<StoredCommit> {
+    if (!Number.isSafeInteger(afterPosition) || afterPosition < 0) {
+      throw new ValidationError(`invalid position ${afterPosition}`, 'position');
+    }
+    const types = filter.types;
+    if (types?.length === 0) return;
+    const only = types?.length === 1 ? types[0] : undefined;
+    const subject = this.subjects.filter(filter.tenant, only);
+    const wanted = types === undefined || only !== undefined ? undefined : new Set<string>(types);
+    for await (const commit of this.filteredReader.read(subject, afterPosition)) {
+      if (wanted === undefined || wanted.has(commit.stream.type)) yield commit;
+    }
   }
 
   async readAt(key: StreamKey, position: number): Promise<StoredCommit | undefined> {

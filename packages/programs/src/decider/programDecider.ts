@@ -46,7 +46,7 @@ interface Loaded {
   readonly initialJson: string;
 }
 
-const CONTRACT: Readonly<Record<ProgramFunction, string>> = {
+const CONTRACT: Readonly<Partial<Record<ProgramFunction, string>>> = {
   decide: 'decide(state, command)',
   evolve: 'evolve(state, event)',
   initialState: 'initialState()',

@@ -16,9 +16,19 @@ import {
   readString,
 } from './fields.js';
 import { ManifestError } from './manifestError.js';
-import type { AggregateDefinition, Manifest, ProgramFile, QuerySettings } from './types.js';
+import type {
+  AggregateDefinition,
+  Manifest,
+  ProgramFile,
+  QuerySettings,
+  ReactorDefinition,
+} from './types.js';
 
+const TOP_LEVEL_FIELDS = ['aggregates', 'projections', 'processManagers'];
 const AGGREGATE_FIELDS = ['decide', 'apply', 'snapshotEvery', 'maxRetries', 'limits', 'query'];
+const REACTOR_FIELDS = ['subscribes', 'program', 'limits'];
+/** Names of projections and process managers (they name checkpoints and KV keys). */
+const REACTOR_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SNAPSHOT_EVERY = { min: 0, max: 1_000_000_000 };
 const MAX_RETRIES = { min: 0, max: 100 };
 /** A dotted path into the state: `balance`, `owner.name`. */
@@ -38,6 +48,10 @@ interface Draft extends Omit<AggregateDefinition, 'decide' | 'apply'> {
   readonly apply: ProgramRef;
 }
 
+interface ReactorDraft extends Omit<ReactorDefinition, 'program'> {
+  readonly program: ProgramRef;
+}
+
 /**
  * Reads and validates `aggregates.yaml` and the program files it names
  * (paths relative to the manifest):
@@ -51,6 +65,15 @@ interface Draft extends Omit<AggregateDefinition, 'decide' | 'apply'> {
  *     maxRetries: 3           # optional
  *     limits: { cpuMs: 100, memoryMb: 32 }   # optional, each key optional
  *     query: { indexes: [status, balance] }  # optional, kept for the query engine
+ * projections:                # optional
+ *   totals:                   # name
+ *     subscribes: [account]   # aggregate types of this manifest
+ *     program: ./totals.js    # defines initialState() and project(state, event)
+ *     limits: { cpuMs: 50 }   # optional
+ * processManagers:            # optional
+ *   audit:
+ *     subscribes: [account]
+ *     program: ./audit.js     # defines react(event)
  * ```
  *
  * Programs are read, not compiled: `loadProgramDeciders` compiles them.
@@ -73,7 +96,15 @@ export async function loadManifest(file: string): Promise<Manifest> {
 
   const dir = dirname(absolute);
   const drafts = readAggregates(data, dir, issues);
-  const files = await readPrograms(drafts, issues);
+  const types = new Set(drafts.map((draft) => draft.type));
+  const sections = isMapping(data) ? data : {};
+  const projections = readReactors(sections.projections, 'projections', dir, types, issues);
+  const managers = readReactors(sections.processManagers, 'processManagers', dir, types, issues);
+  const refs = [
+    ...drafts.flatMap((draft) => [draft.decide, draft.apply]),
+    ...[...projections, ...managers].map((reactor) => reactor.program),
+  ];
+  const files = await readPrograms(refs, issues);
   if (!issues.empty) throw new ManifestError(file, issues.list);
 
   const program = (ref: ProgramRef): ProgramFile => {
@@ -84,7 +115,17 @@ export async function loadManifest(file: string): Promise<Manifest> {
   const aggregates = drafts.map((draft) =>
     Object.freeze({ ...draft, decide: program(draft.decide), apply: program(draft.apply) }),
   );
-  return Object.freeze({ file, dir, aggregates: Object.freeze(aggregates) });
+  const reactors = (list: readonly ReactorDraft[]): readonly ReactorDefinition[] =>
+    Object.freeze(
+      list.map((draft) => Object.freeze({ ...draft, program: program(draft.program) })),
+    );
+  return Object.freeze({
+    file,
+    dir,
+    aggregates: Object.freeze(aggregates),
+    projections: reactors(projections),
+    processManagers: reactors(managers),
+  });
 }
 
 function parseYaml(text: string, issues: Issues): unknown {
@@ -103,7 +144,7 @@ function readAggregates(data: unknown, dir: string, issues: Issues): Draft[] {
     issues.add('', `expected a mapping with an 'aggregates' key, got ${describeValue(data)}`);
     return [];
   }
-  readMapping(data, '', issues, { allowed: ['aggregates'], required: ['aggregates'] });
+  readMapping(data, '', issues, { allowed: TOP_LEVEL_FIELDS, required: ['aggregates'] });
   const aggregates = data.aggregates;
   if (absent(aggregates)) return [];
   if (!isMapping(aggregates)) {
@@ -165,6 +206,67 @@ function readAggregate(
     limits,
     query,
   };
+}
+
+function readReactors(
+  value: unknown,
+  section: string,
+  dir: string,
+  types: ReadonlySet<string>,
+  issues: Issues,
+): ReactorDraft[] {
+  if (absent(value)) return [];
+  if (!isMapping(value)) {
+    issues.add(section, `expected a mapping of names, got ${describeValue(value)}`);
+    return [];
+  }
+  const drafts: ReactorDraft[] = [];
+  for (const [name, entry] of Object.entries(value)) {
+    const field = `${section}.${name}`;
+    const before = issues.list.length;
+    if (!REACTOR_NAME.test(name)) issues.add(field, 'expected a name of 1-64 of A-Z a-z 0-9 _ -');
+    const reactor = readMapping(entry, field, issues, {
+      allowed: REACTOR_FIELDS,
+      required: ['subscribes', 'program'],
+    });
+    if (reactor === undefined) continue;
+    const subscribes = readSubscribes(
+      reactor.subscribes,
+      fieldPath(field, 'subscribes'),
+      types,
+      issues,
+    );
+    const program = readProgramRef(reactor.program, fieldPath(field, 'program'), dir, issues);
+    const limits = readLimits(reactor.limits, fieldPath(field, 'limits'), issues);
+    if (issues.list.length > before || program === undefined) continue;
+    drafts.push({ name, subscribes, program, limits });
+  }
+  return drafts;
+}
+
+function readSubscribes(
+  value: unknown,
+  field: string,
+  types: ReadonlySet<string>,
+  issues: Issues,
+): readonly AggregateType[] {
+  if (absent(value)) return []; // reported as missing
+  if (!Array.isArray(value) || value.length === 0) {
+    issues.add(field, `expected a non-empty list of aggregate types, got ${describeValue(value)}`);
+    return [];
+  }
+  const subscribes: AggregateType[] = [];
+  value.forEach((type: unknown, i) => {
+    if (typeof type !== 'string' || !types.has(type)) {
+      issues.add(
+        `${field}[${i}]`,
+        `expected an aggregate type of this manifest (${[...types].join(', ')}), got ${describeValue(type)}`,
+      );
+    } else if (!subscribes.includes(type as AggregateType)) {
+      subscribes.push(type as AggregateType);
+    }
+  });
+  return Object.freeze(subscribes);
 }
 
 function optional<T>(value: unknown, read: (value: unknown) => T | undefined): T | undefined {
@@ -232,17 +334,15 @@ function readQuery(value: unknown, field: string, issues: Issues): QuerySettings
 
 /** Reads each program file once, reporting the ones that cannot be read. */
 async function readPrograms(
-  drafts: readonly Draft[],
+  refs: readonly ProgramRef[],
   issues: Issues,
 ): Promise<Map<string, string>> {
-  const refs = new Map<string, ProgramRef>();
-  for (const draft of drafts) {
-    for (const ref of [draft.decide, draft.apply]) if (!refs.has(ref.path)) refs.set(ref.path, ref);
-  }
+  const unique = new Map<string, ProgramRef>();
+  for (const ref of refs) if (!unique.has(ref.path)) unique.set(ref.path, ref);
   const files = new Map<string, string>();
   const failed = new Map<string, string>();
   await Promise.all(
-    [...refs.values()].map(async (ref) => {
+    [...unique.values()].map(async (ref) => {
       try {
         files.set(ref.path, await readFile(ref.path, 'utf8'));
       } catch (error) {
@@ -250,11 +350,9 @@ async function readPrograms(
       }
     }),
   );
-  for (const draft of drafts) {
-    for (const ref of [draft.decide, draft.apply]) {
-      const problem = failed.get(ref.path);
-      if (problem !== undefined) issues.add(ref.field, problem);
-    }
+  for (const ref of refs) {
+    const problem = failed.get(ref.path);
+    if (problem !== undefined) issues.add(ref.field, problem);
   }
   return files;
 }

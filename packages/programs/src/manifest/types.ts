@@ -9,6 +9,28 @@ export interface Manifest {
   readonly dir: string;
   /** The aggregate types, in file order. */
   readonly aggregates: readonly AggregateDefinition[];
+  /** `projections:` read models folded per tenant, in file order. @default [] */
+  readonly projections: readonly ReactorDefinition[];
+  /** `processManagers:` programs that answer events with commands, in file order. @default [] */
+  readonly processManagers: readonly ReactorDefinition[];
+}
+
+/**
+ * One entry of `projections:` or `processManagers:`: a program run on the
+ * events of the aggregate types it subscribes to.
+ */
+export interface ReactorDefinition {
+  /** The key of the entry: `[A-Za-z0-9_-]{1,64}`, unique within its section. */
+  readonly name: string;
+  /** `subscribes:` aggregate types of this manifest whose events the program sees. */
+  readonly subscribes: readonly AggregateType[];
+  /**
+   * `program:` a projection defines `initialState()` and `project(state, event)`;
+   * a process manager defines `react(event)`.
+   */
+  readonly program: ProgramFile;
+  /** `limits: { cpuMs, memoryMb }`. @default the runtime's limits */
+  readonly limits: Partial<ProgramLimits>;
 }
 
 /** One entry of `aggregates:` in the manifest. */

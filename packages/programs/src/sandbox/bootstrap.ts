@@ -37,7 +37,7 @@ export const OUTCOME_REJECTED = 'E';
 export const OUTCOME_FAULT = 'F';
 
 /** Names a program may define; the wrapper hands these (when defined) to the bootstrap. */
-export const PROGRAM_FUNCTIONS = ['decide', 'evolve', 'initialState'] as const;
+export const PROGRAM_FUNCTIONS = ['decide', 'evolve', 'initialState', 'project', 'react'] as const;
 export type ProgramFunction = (typeof PROGRAM_FUNCTIONS)[number];
 
 export const BOOTSTRAP_FILENAME = 'tenantfold:bootstrap.js';

@@ -1,0 +1,89 @@
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
+import { silentLogger } from '@tenantfold/core';
+
+export const TOKEN = 'admin-secret';
+
+export const BANK_MANIFEST = fileURLToPath(
+  new URL('../../../examples/bank-account/aggregates.yaml', import.meta.url),
+);
+
+/** Storage and placement names of one test file, so files never share data. */
+export function isolatedNames() {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  return {
+    storage: {
+      streamName: `EVENTS_${suffix}`,
+      subjectPrefix: `n${suffix}.`,
+      snapshotBucket: `SNAPSHOTS_${suffix}`,
+      checkpointBucket: `CHECKPOINTS_${suffix}`,
+      deadLetterStream: `DEAD_LETTERS_${suffix}`,
+    },
+    placementBucket: `PLACEMENT_${suffix}`,
+  };
+}
+
+export type Names = ReturnType<typeof isolatedNames>;
+
+/** A node on loopback with free ports, the admin token, and `env` over the defaults. */
+export function startNode(
+  id: string,
+  natsUrl: string,
+  names: Names,
+  env: Record<string, string> = {},
+): Promise<AggregateNode> {
+  const config = loadNodeConfig({
+    AGGREGATE_NODE_ID: id,
+    AGGREGATE_NATS_URL: natsUrl,
+    AGGREGATE_MANIFEST: BANK_MANIFEST,
+    AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
+    AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
+    AGGREGATE_ADMIN_TOKEN: TOKEN,
+    ...env,
+  });
+  return AggregateNode.start(config, {
+    logger: silentLogger,
+    storage: names.storage,
+    placementBucket: names.placementBucket,
+    heartbeatMs: 500,
+  });
+}
+
+/** Deletes the streams and buckets of `names`. */
+export async function deleteStorage(nc: NatsConnection, names: Names): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const { storage, placementBucket } = names;
+  for (const stream of [
+    storage.streamName,
+    storage.deadLetterStream,
+    `KV_${storage.snapshotBucket}`,
+    `KV_${storage.checkpointBucket}`,
+    `KV_${placementBucket}`,
+  ]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+}
+
+/** An admin call with the token; resolves to the status and the JSON body. */
+export async function admin(
+  node: AggregateNode,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${node.adminPort}/admin/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A bank-account command for the gRPC client. */
+export const command = (id: string, type: string, data: Record<string, unknown>) => ({
+  aggregate_type: 'account',
+  aggregate_id: id,
+  payload_json: JSON.stringify({ type, data }),
+});

@@ -1,0 +1,3 @@
+export { ProgramProjection } from './programProjection.js';
+export type { ProgramReactorOptions } from './programProjection.js';
+export { ProgramProcessManager } from './programProcessManager.js';
