@@ -146,19 +146,32 @@ export class NodeChannels {
     return pool;
   }
 
+  /**
+   * Waits for a connection: fails at once when the node refuses it (a down
+   * node answers UNAVAILABLE fast) and after `connectTimeoutMs` when it hangs.
+   */
   async #connect(client: CommandClient, node: NodeRecord): Promise<void> {
     const timeout = this.options.connectTimeoutMs;
-    try {
-      await new Promise<void>((resolve, reject) =>
-        client.waitForReady(Date.now() + timeout, (error) => (error ? reject(error) : resolve())),
-      );
-    } catch (error) {
-      this.options.onUnreachable?.(node.id);
-      throw new RetryLaterError(
-        `node '${node.id}' (${node.grpcAddress}) is unreachable: no connection within ${timeout} ms`,
-        1,
-        { cause: error },
-      );
+    const channel = client.getChannel();
+    const deadline = Date.now() + timeout;
+    let state = channel.getConnectivityState(true);
+    while (state !== connectivityState.READY) {
+      let reason: string | undefined;
+      if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) {
+        reason = 'the connection failed';
+      } else {
+        const changed = await new Promise<boolean>((resolve) =>
+          channel.watchConnectivityState(state, deadline, (error) => resolve(error === undefined)),
+        );
+        if (!changed) reason = `no connection within ${timeout} ms`;
+      }
+      if (reason !== undefined) {
+        this.options.onUnreachable?.(node.id);
+        throw new RetryLaterError(
+          `node '${node.id}' (${node.grpcAddress}) is unreachable: ${reason}`,
+        );
+      }
+      state = channel.getConnectivityState(false);
     }
   }
 
