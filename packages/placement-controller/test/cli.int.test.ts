@@ -38,7 +38,6 @@ async function deployment(nodes = ['node-a', 'node-b']) {
       `127.0.0.1:${8000 + i}`,
       '--range',
       `r${i}`,
-      '--active',
     );
     expect(added.code, added.err).toBe(EXIT.OK);
   }
@@ -175,6 +174,49 @@ describe('placementctl on a real nats-server', () => {
     expect(add?.tenants.every((m) => m.to === 'node-d')).toBe(true);
     expect(remove?.tenants.every((m) => m.from === 'node-a')).toBe(true);
     expect(remove?.moves).toBe(ring.nodes[0]?.tenants);
+  });
+
+  it('nodes add freezes what the new node would take; rebalance --plan moves exactly those to it', async () => {
+    const { cli, names } = await deployment();
+    for (let i = 0; i < 60; i++)
+      await appendRaw(nc, names.PLACEMENTCTL_SUBJECT_PREFIX, `t${i}`, 'x');
+    const before = JSON.parse((await cli('--json', 'tenants', 'list')).out) as Array<{
+      tenant: string;
+      owner: string;
+    }>;
+    const whatIf = JSON.parse((await cli('--json', 'ring', '--add', 'node-c')).out) as {
+      whatIf: Array<{ tenants: Array<{ tenant: string }> }>;
+    };
+    const expected = (whatIf.whatIf[0]?.tenants ?? []).map((t) => t.tenant).sort();
+    expect(expected.length).toBeGreaterThan(0);
+    const added = await cli(
+      '--json',
+      'nodes',
+      'add',
+      'node-c',
+      '--grpc',
+      'h:1',
+      '--admin',
+      'h:2',
+      '--range',
+      'c',
+    );
+    expect(JSON.parse(added.out)).toEqual({
+      id: 'node-c',
+      registered: true,
+      frozen: expected.length,
+    });
+    // node-c is active, yet nobody moved.
+    const after = JSON.parse((await cli('--json', 'tenants', 'list')).out) as Array<{
+      tenant: string;
+      owner: string;
+    }>;
+    expect(after.map((t) => [t.tenant, t.owner])).toEqual(before.map((t) => [t.tenant, t.owner]));
+    const plan = JSON.parse((await cli('--json', 'rebalance', '--plan')).out) as {
+      moves: Array<{ tenant: string; to: string }>;
+    };
+    expect(plan.moves.map((m) => m.tenant).sort()).toEqual(expected);
+    expect(plan.moves.every((m) => m.to === 'node-c')).toBe(true);
   });
 
   it('nodes: add refuses a registered id, drain pins the ring tenants, remove refuses an owner', async () => {

@@ -46,7 +46,11 @@ export async function appendRaw(
 /** Deletes a test's stream and bucket. */
 export async function deleteNames(nc: NatsConnection, names: ReturnType<typeof isolatedNames>) {
   const jsm = await jetstreamManager(nc);
-  for (const stream of [names.PLACEMENTCTL_STREAM, `KV_${names.PLACEMENTCTL_PLACEMENT_BUCKET}`]) {
+  for (const stream of [
+    names.PLACEMENTCTL_STREAM,
+    `KV_${names.PLACEMENTCTL_PLACEMENT_BUCKET}`,
+    `KV_${names.PLACEMENTCTL_PLACEMENT_BUCKET}_FROZEN`,
+  ]) {
     await jsm.streams.delete(stream).catch(() => undefined);
   }
 }

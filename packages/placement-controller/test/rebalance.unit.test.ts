@@ -18,25 +18,32 @@ const node = (id: string, status: NodeRecord['status'] = 'active'): NodeRecord =
 const tenants: TenantId[] = Array.from({ length: 400 }, (_, i) => Tenant.parse(`tenant-${i}`));
 
 describe('planRebalance', () => {
-  it('moves about 1/N of the tenants onto a joining node, and only onto it', () => {
-    const placement = createPlacement({
-      nodes: [node('a'), node('b'), node('c'), node('d', 'draining')],
-    });
-    const plan = planRebalance(placement, tenants);
-    expect(plan.joining).toEqual(['d']);
-    expect(plan.leaving).toEqual([]);
-    expect(plan.moves.every((m) => m.to === 'd' && m.viaRing)).toBe(true);
+  it('moves about 1/N of the tenants onto a new node: the frozen ones, and only onto it', () => {
+    const before = createPlacement({ nodes: [node('a'), node('b'), node('c')] });
+    const after = createPlacement({ nodes: [node('a'), node('b'), node('c'), node('d')] });
+    // What `nodes add d` does: freeze every tenant d would take at its current owner.
+    const frozen = new Map<TenantId, string>();
+    const pins: Array<[TenantId, string]> = [];
+    for (const t of tenants) {
+      const owner = resolveOwner(before, t) as string;
+      if (resolveOwner(after, t) !== owner) {
+        frozen.set(t, owner);
+        pins.push([t, owner]);
+      }
+    }
+    const joined = createPlacement({ nodes: [node('a'), node('b'), node('c'), node('d')], pins });
+    // Joining moved nothing by itself.
+    for (const t of tenants) expect(resolveOwner(joined, t)).toBe(resolveOwner(before, t));
+    const plan = planRebalance(joined, tenants, frozen);
+    expect(plan.moves.map((m) => m.tenant).sort()).toEqual([...frozen.keys()].sort());
+    expect(plan.moves.every((m) => m.to === 'd' && m.from === frozen.get(m.tenant))).toBe(true);
     expect(plan.moves.length / tenants.length).toBeGreaterThan(0.15);
     expect(plan.moves.length / tenants.length).toBeLessThan(0.35);
-    // The target is exactly the ring with d active: every tenant not moved keeps its owner there.
-    const target = createPlacement({ nodes: [node('a'), node('b'), node('c'), node('d')] });
-    const moved = new Set(plan.moves.map((m) => m.tenant));
-    for (const t of tenants) {
-      expect(resolveOwner(target, t)).toBe(moved.has(t) ? 'd' : resolveOwner(placement, t));
-    }
+    // Without the freeze marks those pins are the operator's: nothing moves.
+    expect(planRebalance(joined, tenants).moves).toEqual([]);
   });
 
-  it('empties a leaving node, keeps pins on nodes that stay, and never moves anything twice', () => {
+  it('empties a draining node, keeps pins on nodes that stay, and moves nothing else', () => {
     const pinned = tenants[0] as TenantId;
     const placement = createPlacement({
       nodes: [node('a'), node('b'), node('c', 'draining')],

@@ -5,11 +5,14 @@ import type { TenantId } from '@tenantfold/core';
 import { NotFoundError, UnavailableError } from '@tenantfold/core';
 import { CommitSubjects, PlacementStore } from '@tenantfold/nats';
 import type { ControllerConfig } from '../config/settings.js';
+import { FrozenPins } from './frozenPins.js';
 
 /** What the controller reads and writes: the placement bucket and the commit stream's subjects. */
 export interface Cluster {
   readonly nc: NatsConnection;
   readonly placement: PlacementStore;
+  /** Pins the controller wrote to hold tenants still (`nodes add`); `rebalance` moves them. */
+  readonly frozen: FrozenPins;
   /** Tenants that have aggregates in the commit stream, with their aggregate counts. */
   tenantsInStorage(): Promise<Map<TenantId, number>>;
   close(): Promise<void>;
@@ -33,9 +36,11 @@ export async function connectCluster(
   const nc = options.nc ?? (await connectNats(settings));
   try {
     const placement = await openPlacement(nc, settings, options);
+    const frozen = await FrozenPins.open(nc, settings.placementBucket, options.replicas ?? 1);
     return {
       nc,
       placement,
+      frozen,
       tenantsInStorage: () => tenantsInStorage(nc, settings),
       async close() {
         if (owned) await nc.close();

@@ -63,14 +63,14 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
   program
     .command('rebalance')
     .description(
-      'the fewest moves that bring every tenant to its ring owner (joining nodes in, draining nodes out, pins on active nodes kept); --apply migrates each, verified',
+      'the fewest moves that bring every tenant to its ring owner (frozen tenants onto new nodes, draining nodes emptied, operator pins kept); --apply migrates each, verified',
     )
     .option('--plan', 'show the moves (the default)')
-    .option('--apply', 'run the moves, then switch joining nodes active and leaving nodes down')
+    .option('--apply', 'run the moves, then mark emptied draining nodes down')
     .option('--concurrency <n>', 'migrations at once', parseInteger('concurrency', 1, 64), 2)
     .addHelpText(
       'after',
-      '\nExamples:\n  placementctl nodes add node-d --grpc … --admin … --range d\n  placementctl rebalance --plan\n  placementctl rebalance --apply',
+      '\nExamples:\n  placementctl nodes add node-d   (then start node-d)\n  placementctl rebalance --plan\n  placementctl rebalance --apply',
     )
     .action(
       run(async (options: RebalanceFlags) => {
@@ -79,10 +79,13 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
         }
         const cluster = await context.cluster();
         const view = await loadView(cluster);
-        const plan = planRebalance(view.placement, view.tenants.keys());
+        const plan = planRebalance(
+          view.placement,
+          view.tenants.keys(),
+          await cluster.frozen.list(),
+        );
         const planJson = {
           total: plan.total,
-          joining: plan.joining,
           leaving: plan.leaving,
           unowned: plan.unowned,
           moves: plan.moves,
@@ -93,7 +96,7 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
         }
         const migrator = await context.migrator();
         const bar = progressBar(context, plan.moves.length);
-        const outcome = await applyRebalance(plan, migrator, cluster.placement, {
+        const outcome = await applyRebalance(plan, migrator, cluster, {
           concurrency: options.concurrency ?? 2,
           logger: context.logger(),
           onMove: (move, result) => {
@@ -120,7 +123,6 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
             .filter((r) => r.outcome === 'ROLLED_BACK')
             .map((r) => ({ tenant: r.tenant, reason: r.reason })),
           errors: outcome.errors.map((e) => ({ tenant: e.move.tenant, message: e.message })),
-          activated: outcome.activated,
           retired: outcome.retired,
           unpinned: outcome.unpinned,
           holdMs: {
@@ -138,7 +140,6 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
               (r) => `rolled back ${Tenant.token(r.tenant as TenantId)}: ${r.reason ?? ''}\n`,
             ),
             ...summary.errors.map((e) => `not started ${Tenant.token(e.tenant)}: ${e.message}\n`),
-            summary.activated.length > 0 ? `now active: ${summary.activated.join(', ')}\n` : '',
             summary.retired.length > 0
               ? `now down (empty; \`placementctl nodes remove <id>\` to forget): ${summary.retired.join(', ')}\n`
               : '',
@@ -154,13 +155,11 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
 
 function describePlan(plan: {
   total: number;
-  joining: readonly string[];
   leaving: readonly string[];
   unowned: readonly TenantId[];
   moves: ReadonlyArray<{ tenant: TenantId; from: string; to: string }>;
 }): string {
   const head = [
-    plan.joining.length > 0 ? `joining: ${plan.joining.join(', ')}\n` : '',
     plan.leaving.length > 0 ? `leaving: ${plan.leaving.join(', ')}\n` : '',
     plan.unowned.length > 0
       ? `${plan.unowned.length} tenant(s) have no owner (no active node)\n`

@@ -1,17 +1,15 @@
 import { NotFoundError, TenantId as Tenant, ValidationError } from '@tenantfold/core';
-import type { NodeStatus } from '@tenantfold/nats';
-import { tenantRing } from '@tenantfold/nats';
+import { movesIfNodeAdded, tenantRing } from '@tenantfold/nats';
 import { loadView, tenantsByOwner } from '../../cluster/view.js';
 import { parseInteger, parseNodeId } from '../arguments.js';
 import { ago, table } from '../output.js';
 import type { CommandSet } from '../program.js';
 
 interface AddOptions {
-  grpc: string;
-  admin: string;
-  range: string;
+  grpc?: string;
+  admin?: string;
+  range?: string;
   weight?: number;
-  active?: boolean;
 }
 
 /** `nodes list|add|remove|drain`. */
@@ -59,47 +57,67 @@ export function nodeCommands({ program, context, run }: CommandSet): void {
   nodes
     .command('add')
     .description(
-      'register a node; it joins as `draining` (no tenants) until `rebalance --apply` moves its share to it, verified',
+      'prepare a node joining: pin the tenants it would take to their current owners (frozen), and register it if addresses are given; `rebalance --apply` then moves each, verified',
     )
     .argument('<id>', 'node id (A-Z a-z 0-9 _ -)', parseNodeId)
-    .requiredOption('--grpc <host:port>', 'where routers reach its gRPC')
-    .requiredOption('--admin <host:port>', 'its admin HTTP address')
-    .requiredOption('--range <label>', 'its Swarm tenant_range label')
-    .option('--weight <n>', 'share of the ring (1-100)', parseInteger('weight', 1, 100))
     .option(
-      '--active',
-      'join the ring at once: its share of tenants moves WITHOUT a drain or verification',
+      '--grpc <host:port>',
+      'where routers reach its gRPC (else the node registers itself when it starts)',
     )
+    .option('--admin <host:port>', 'its admin HTTP address')
+    .option('--range <label>', 'its Swarm tenant_range label')
+    .option('--weight <n>', 'share of the ring (1-100)', parseInteger('weight', 1, 100))
     .addHelpText(
       'after',
-      '\nExample:\n  placementctl nodes add node-d --grpc 10.0.0.4:50051 --admin 10.0.0.4:8081 --range d\n  placementctl rebalance --apply',
+      '\nRun it before the node starts: a node that registers itself joins the ring at once.\n\nExample:\n  placementctl nodes add node-d\n  (start node-d)\n  placementctl rebalance --apply',
     )
     .action(
       run(async (id: string, options: AddOptions) => {
-        const { placement } = await context.cluster();
-        const status: NodeStatus = options.active === true ? 'active' : 'draining';
-        const existing = await placement.getNode(id);
+        const cluster = await context.cluster();
+        const view = await loadView(cluster);
+        const existing = view.placement.nodes.get(id);
         if (existing !== undefined && existing.status !== 'down') {
           throw new ValidationError(
-            `node '${id}' is already registered (${existing.status}): remove it first, or use \`placementctl rebalance\``,
+            `node '${id}' is already registered (${existing.status}): to move tenants onto it run \`placementctl rebalance --apply\``,
             'id',
           );
         }
-        const revision = await placement.registerNode(
-          {
-            id,
-            grpcAddress: options.grpc,
-            adminAddress: options.admin,
-            tenantRange: options.range,
-            weight: options.weight ?? 1,
-            status,
-          },
-          { expectedRevision: existing?.revision ?? 0 },
-        );
-        context.print({ id, status, revision }, () =>
-          status === 'active'
-            ? `node ${id} added, active: its ring share moved to it without verification\n`
-            : `node ${id} added (draining: no tenants yet)\nnext: \`placementctl rebalance --plan\`, then \`placementctl rebalance --apply\`\n`,
+        const given = [options.grpc, options.admin, options.range].filter((o) => o !== undefined);
+        if (given.length !== 0 && given.length !== 3) {
+          throw new ValidationError('give all of --grpc, --admin and --range, or none', 'grpc');
+        }
+        const weight = options.weight ?? 1;
+        const { moves } = movesIfNodeAdded(view.placement, { id, weight }, view.tenants.keys());
+        for (const move of moves) {
+          if (move.from === undefined) continue;
+          await cluster.placement.pin(move.tenant, move.from);
+          await cluster.frozen.mark(move.tenant, move.from);
+        }
+        if (
+          options.grpc !== undefined &&
+          options.admin !== undefined &&
+          options.range !== undefined
+        ) {
+          await cluster.placement.registerNode(
+            {
+              id,
+              grpcAddress: options.grpc,
+              adminAddress: options.admin,
+              tenantRange: options.range,
+              weight,
+            },
+            { expectedRevision: existing?.revision ?? 0 },
+          );
+        }
+        const registered = given.length === 3;
+        context.print({ id, registered, frozen: moves.length }, () =>
+          [
+            `${moves.length} tenant(s) that node ${id} will take are pinned to their current owners\n`,
+            registered
+              ? `node ${id} registered (active)\n`
+              : `start node ${id}: it registers itself\n`,
+            'next: `placementctl rebalance --plan`, then `placementctl rebalance --apply`\n',
+          ].join(''),
         );
       }),
     );
@@ -160,16 +178,14 @@ export function nodeCommands({ program, context, run }: CommandSet): void {
           if (view.placement.pins.has(tenant) || ring.ownerOf(Tenant.token(tenant)) !== id)
             continue;
           await cluster.placement.pin(tenant, id);
+          await cluster.frozen.mark(tenant, id);
           pinned++;
         }
-        // An empty draining node would read as joining to `rebalance`: with nothing to move it is done.
-        const owned = (tenantsByOwner(view).get(id)?.length ?? 0) > 0;
-        const status = owned ? 'draining' : 'down';
-        await cluster.placement.setNodeStatus(id, status, { expectedRevision: node.revision });
-        context.print({ id, status, pinned }, () =>
-          owned
-            ? `node ${id} draining; ${pinned} ring tenant(s) pinned to it until moved\nnext: \`placementctl rebalance --apply\`\n`
-            : `node ${id} owns no tenants: marked down\nnext: \`placementctl nodes remove ${id}\`\n`,
+        await cluster.placement.setNodeStatus(id, 'draining', { expectedRevision: node.revision });
+        context.print(
+          { id, status: 'draining', pinned },
+          () =>
+            `node ${id} draining; ${pinned} ring tenant(s) pinned to it until moved\nnext: \`placementctl rebalance --apply\` (it marks the emptied node down)\n`,
         );
       }),
     );
