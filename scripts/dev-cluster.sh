@@ -4,8 +4,9 @@
 # controller, all from dist/. Seeds tenant `demo` and prints a curl command.
 # Ctrl-C stops everything (controller and router, then nodes, then NATS).
 #
-# Usage: npm run cluster [-- --no-build]
+# Usage: npm run cluster [-- --no-build | --source]
 #   --no-build             run dist/ as it is (default: npm run build first)
+#   --source               run src/ with tsx, no build (for hacking on the services)
 #   DEV_CLUSTER_PORT_OFFSET=N   add N to every port (default ports below)
 #   DEV_CLUSTER_DIR=dir    data and logs (default .tmp/dev-cluster, wiped at start)
 set -euo pipefail
@@ -14,11 +15,12 @@ cd "$(dirname "$0")/.."
 log() { echo "cluster: $*"; }
 die() { log "$*" >&2; exit 1; }
 
-build=1
+mode=build
 case "${1:-}" in
-  --no-build) build=0 ;;
+  --no-build) mode=dist ;;
+  --source) mode=source ;;
   '') ;;
-  *) die "unknown option $1 (usage: npm run cluster [-- --no-build])" ;;
+  *) die "unknown option $1 (usage: npm run cluster [-- --no-build | --source])" ;;
 esac
 
 offset=${DEV_CLUSTER_PORT_OFFSET:-0}
@@ -31,11 +33,15 @@ nats_url=nats://127.0.0.1:$nats_port
 admin_token=dev-admin-token
 tenant=demo
 
-# Binaries: node runs isolated-vm, which needs --no-node-snapshot on Node 20.
-node_main=packages/aggregate-node/dist/main.js
-router_main=packages/gateway-router/dist/main.js
-controller_main=packages/placement-controller/dist/main.js
-placementctl() { PLACEMENTCTL_NATS_URL=$nats_url PLACEMENTCTL_ADMIN_TOKEN=$admin_token node "$controller_main" "$@"; }
+# main PACKAGE: the entry point of a service; `runner` runs one (isolated-vm in
+# the node needs --no-node-snapshot on Node 20).
+main() { if [ "$mode" = source ]; then echo "packages/$1/src/main.ts"; else echo "packages/$1/dist/main.js"; fi; }
+runner=(node --no-node-snapshot)
+[ "$mode" = source ] && runner+=(--import tsx --conditions=source)
+node_main=$(main aggregate-node)
+router_main=$(main gateway-router)
+controller_main=$(main placement-controller)
+placementctl() { PLACEMENTCTL_NATS_URL=$nats_url PLACEMENTCTL_ADMIN_TOKEN=$admin_token "${runner[@]}" "$controller_main" "$@"; }
 
 if ! command -v nats-server >/dev/null 2>&1; then
   log "installing nats-server (Debian package)"
@@ -44,11 +50,13 @@ if ! command -v nats-server >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 fi
 [ -d node_modules ] || die "node_modules missing: run npm run setup first"
-if [ "$build" = 1 ]; then
+if [ "$mode" = build ]; then
   log "npm run build"
   npm run build --silent || die "build failed (see above)"
 fi
-[ -f "$node_main" ] || die "$node_main missing: npm run build"
+for file in "$node_main" "$router_main" "$controller_main"; do
+  [ -f "$file" ] || die "$file missing (npm run build)"
+done
 
 for p in $nats_port $nats_monitor $router_grpc $router_http $controller_http $(port 50051) $(port 50052) $(port 50053) $(port 8081) $(port 8082) $(port 8083); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -79,12 +87,12 @@ stop_group() {
   for i in "${!pids[@]}"; do
     [[ ${names[i]} == $1 ]] && wait "${pids[i]}" 2>/dev/null
   done
-  return 0
 }
 stopping=0
 stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1
+  set +e # a service failing to stop must not stop the cleanup
   log "stopping"
   # Nodes leave placement and drain through NATS, so NATS goes last.
   stop_group '@(controller|router)'
@@ -93,7 +101,7 @@ stop_all() {
   log "stopped; logs in $dir/logs"
 }
 shopt -s extglob
-trap 'stop_all; exit 130' INT TERM HUP
+trap 'stop_all; exit 130' INT TERM HUP PIPE
 trap stop_all EXIT
 
 # wait_http NAME URL: until URL answers 2xx, or the service exits (then its log tail).
@@ -111,19 +119,61 @@ wait_http() {
 start nats nats-server -js -sd "$dir/nats" -a 127.0.0.1 -p "$nats_port" -m "$nats_monitor"
 wait_http nats "http://127.0.0.1:$nats_monitor/healthz"
 log "nats      $nats_url"
+placementctl init >/dev/null || die "placementctl init failed"
 
 for n in 1 2 3; do
   start "node-$n" env AGGREGATE_NODE_ID="node-$n" AGGREGATE_NATS_URL="$nats_url" \
     AGGREGATE_GRPC_LISTEN="127.0.0.1:$(port $((50050 + n)))" AGGREGATE_ADMIN_LISTEN="127.0.0.1:$(port $((8080 + n)))" \
     AGGREGATE_MANIFEST=examples/bank-account/aggregates.yaml AGGREGATE_ADMIN_TOKEN="$admin_token" \
-    node --no-node-snapshot "$node_main"
+    "${runner[@]}" "$node_main"
 done
 for n in 1 2 3; do
   wait_http "node-$n" "http://127.0.0.1:$(port $((8080 + n)))/ready"
   log "node-$n    grpc 127.0.0.1:$(port $((50050 + n)))  admin http://127.0.0.1:$(port $((8080 + n)))"
 done
 
+start router env ROUTER_NATS_URL="$nats_url" ROUTER_GRPC_LISTEN="127.0.0.1:$router_grpc" \
+  ROUTER_HTTP_LISTEN="127.0.0.1:$router_http" "${runner[@]}" "$router_main"
+start controller env PLACEMENTCTL_NATS_URL="$nats_url" PLACEMENTCTL_ADMIN_TOKEN="$admin_token" \
+  PLACEMENTCTL_LISTEN="127.0.0.1:$controller_http" PLACEMENTCTL_LOG_LEVEL=info "${runner[@]}" "$controller_main" serve
+wait_http router "http://127.0.0.1:$router_http/ready"
+log "router    http://127.0.0.1:$router_http  grpc 127.0.0.1:$router_grpc"
+wait_http controller "http://127.0.0.1:$controller_http/health"
+log "controller http://127.0.0.1:$controller_http (placementctl serve)"
+
+# Seed: open account acc-1 of tenant demo through the router, deposit 100.
+api=http://127.0.0.1:$router_http/v1
+node --input-type=module - "$api" "$tenant" <<'SEED' || die "seeding tenant $tenant failed"
+const [api, tenant] = process.argv.slice(2);
+const send = async (type, data) => {
+  const response = await fetch(`${api}/commands`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-tenant-id': tenant },
+    body: JSON.stringify({ aggregate_type: 'account', aggregate_id: 'acc-1', payload: { type, data } }),
+  });
+  if (!response.ok) throw new Error(`${type}: ${response.status} ${await response.text()}`);
+};
+await send('Open', { owner: 'ann' });
+await send('Deposit', { amount: 100 });
+SEED
+owner=$(placementctl --json tenants where "$tenant" | node -e 'process.stdin.on("data", (d) => console.log(JSON.parse(d).owner))')
+target=node-2
+[ "$owner" = node-2 ] && target=node-3
+log "seeded tenant $tenant on $owner: account acc-1 opened with a balance of 100"
+
+cat <<EOF
+
+Send a command through the router:
+  curl -s -X POST $api/commands -H 'content-type: application/json' -H 'x-tenant-id: $tenant' \\
+    -d '{"aggregate_type":"account","aggregate_id":"acc-1","payload":{"type":"Deposit","data":{"amount":25}}}'
+Read the state:
+  curl -s $api/aggregates/account/acc-1 -H 'x-tenant-id: $tenant'
+Move the tenant (a verified migration), from another shell:
+  PLACEMENTCTL_NATS_URL=$nats_url PLACEMENTCTL_ADMIN_TOKEN=$admin_token npm run placementctl -- migrate $tenant --to $target
+
+EOF
 log "up; Ctrl-C stops everything; logs in $dir/logs"
+
 # Runs until Ctrl-C, or until a service exits on its own (then everything stops).
 set +e
 wait -n "${pids[@]}"
