@@ -39,6 +39,8 @@ export const DEFAULT_LIMIT = 100;
 /** @default 1000 */
 export const MAX_LIMIT = 1000;
 const REBUILD_BATCH = 1000;
+/** Rows applied between statistics refreshes. */
+const ANALYZE_EVERY = 10_000;
 
 export interface ReadModelOptions {
   /** Database file (created when missing), or `:memory:`. One per node / store directory. */
@@ -96,6 +98,7 @@ export class ReadModel {
   readonly #sorts = new Lru<string, readonly SortKey[]>(64);
   readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
   #closed = false;
+  #appliedSinceAnalyze = 0;
 
   private constructor(options: ReadModelOptions) {
     this.#maxLimit = positive(options.maxLimit ?? MAX_LIMIT, 'maxLimit');
@@ -108,7 +111,7 @@ export class ReadModel {
     this.#db = db;
     this.opened = report;
     this.#statements = new Lru(256);
-    this.setIndexes(options.indexes ?? {});
+    syncIndexes(db, indexedPaths(options.indexes ?? {}));
     for (const row of db.prepare('SELECT tenant, position FROM checkpoints').all() as {
       tenant: string;
       position: number;
@@ -118,6 +121,19 @@ export class ReadModel {
     this.#apply = this.#db.transaction((changes: readonly StateChange[]) =>
       this.#applyInTransaction(changes),
     );
+    this.analyze();
+  }
+
+  /**
+   * Refreshes the statistics SQLite's planner uses to pick an index. Without
+   * them it prefers walking the primary key in id order over a selective
+   * expression index. Runs by itself at open, after index changes, after a
+   * rebuild and every 10,000 applied changes; a few milliseconds (sampled).
+   */
+  analyze(): void {
+    this.#assertOpen();
+    this.#db.exec('ANALYZE');
+    this.#appliedSinceAnalyze = 0;
   }
 
   /** Opens or creates the database; check `opened.needsRebuild` afterwards. */
@@ -131,7 +147,9 @@ export class ReadModel {
 
   /** Makes the expression indexes match the declared paths (after a manifest reload). */
   setIndexes(indexes: Readonly<Record<string, readonly string[]>>): IndexChanges {
-    return syncIndexes(this.#db, new Set(Object.values(indexes).flat()));
+    const changes = syncIndexes(this.#db, indexedPaths(indexes));
+    if (changes.created.length > 0) this.analyze();
+    return changes;
   }
 
   /**
@@ -147,6 +165,8 @@ export class ReadModel {
   apply(changes: readonly StateChange[]): AppliedChange[] {
     this.#assertOpen();
     const applied = this.#apply(changes);
+    this.#appliedSinceAnalyze += applied.length;
+    if (this.#appliedSinceAnalyze >= ANALYZE_EVERY) this.analyze();
     const advanced = new Set(changes.map((c) => c.tenant));
     for (const tenant of advanced) this.#waiters.reached(tenant, this.position(tenant));
     return applied;
@@ -374,6 +394,7 @@ export class ReadModel {
     }
     flush();
     this.#db.prepare(`DELETE FROM meta WHERE key = 'rebuilding'`).run();
+    this.analyze();
     return { rows };
   }
 
@@ -424,6 +445,10 @@ export class ReadModel {
     this.#waiters.cancelAll(new UnavailableError('the read model was closed'));
     this.#db.close();
   }
+}
+
+function indexedPaths(indexes: Readonly<Record<string, readonly string[]>>): Set<string> {
+  return new Set(Object.values(indexes).flat());
 }
 
 function positive(value: number, name: string): number {
