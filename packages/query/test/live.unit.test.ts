@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { UnavailableError, statusFor } from '@tenantfold/core';
+import type { FilterTarget } from '../src/index.js';
+import {
+  SlowSubscriberError,
+  SubscriberBuffer,
+  classifyChange,
+  parseFilter,
+} from '../src/index.js';
+
+const row = (version: number, balance: number): FilterTarget => ({
+  id: 'acc-1',
+  version,
+  updated_at: '2026-11-23T10:00:00.000Z',
+  state: { balance },
+});
+
+describe('classifyChange', () => {
+  const filter = parseFilter('balance > 100');
+
+  it('sees an account enter, update and leave the set', () => {
+    expect(classifyChange(filter, undefined, row(1, 150))).toBe('entered');
+    expect(classifyChange(filter, row(1, 50), row(2, 150))).toBe('entered');
+    expect(classifyChange(filter, row(2, 150), row(3, 200))).toBe('updated');
+    expect(classifyChange(filter, row(3, 200), row(4, 20))).toBe('left');
+    expect(classifyChange(filter, row(3, 200), undefined)).toBe('left');
+    expect(classifyChange(filter, row(4, 20), row(5, 30))).toBe('none');
+    expect(classifyChange(filter, undefined, row(1, 30))).toBe('none');
+  });
+
+  it('uses row fields as the query does', () => {
+    expect(classifyChange(parseFilter('version >= 3'), row(2, 0), row(3, 0))).toBe('entered');
+  });
+});
+
+describe('SubscriberBuffer', () => {
+  it('hands items to the consumer in order, waiting when empty, ending on close', async () => {
+    const buffer = new SubscriberBuffer<number>(10);
+    const received: number[] = [];
+    const consumer = (async () => {
+      for await (const item of buffer) received.push(item);
+    })();
+    buffer.push(1);
+    await Promise.resolve();
+    buffer.push(2);
+    buffer.push(3);
+    buffer.close();
+    expect(buffer.push(4)).toBe(false);
+    await consumer;
+    expect(received).toEqual([1, 2, 3]);
+  });
+
+  it('cuts a slow subscriber with a clear, retryable error instead of growing', async () => {
+    const buffer = new SubscriberBuffer<number>(3);
+    expect([1, 2, 3].map((n) => buffer.push(n))).toEqual([true, true, true]);
+    expect(buffer.push(4)).toBe(false);
+    expect(buffer.ended).toBe(true);
+    expect(buffer.size).toBe(0);
+    const iterator = buffer[Symbol.asyncIterator]();
+    const error = await iterator.next().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SlowSubscriberError);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/subscriber too slow: 3 changes were waiting/);
+    expect(statusFor(error).grpc).toBe(14);
+    expect((error as SlowSubscriberError).toJSON()).toMatchObject({
+      code: 'UNAVAILABLE',
+      capacity: 3,
+    });
+  });
+
+  it('wakes a waiting consumer with the error when failed', async () => {
+    const buffer = new SubscriberBuffer<number>(3);
+    const next = buffer[Symbol.asyncIterator]().next();
+    buffer.fail(new Error('node draining'));
+    await expect(next).rejects.toThrow('node draining');
+  });
+
+  it('refuses a capacity that is not a positive integer', () => {
+    expect(() => new SubscriberBuffer(0)).toThrow(RangeError);
+  });
+});
