@@ -42,7 +42,10 @@ done
 
 cp -a "$src/proto" "$src/examples" "$dest/"
 cp -a "$src/docker/healthcheck.mjs" "$src/docker/env-from-files.mjs" "$dest/docker/"
-ln -s ../packages/aggregate-node/dist/main.js "$dest/bin/tenantfold-node"
-ln -s ../packages/gateway-router/dist/main.js "$dest/bin/tenantfold-router"
-ln -s ../packages/placement-controller/dist/main.js "$dest/bin/placementctl"
+# tsc writes the entry points without the execute bit that npm's bin links would set.
+for bin in aggregate-node:tenantfold-node gateway-router:tenantfold-router placement-controller:placementctl; do
+  main=packages/${bin%%:*}/dist/main.js
+  [ -f "$dest/$main" ] && chmod 755 "$dest/$main"
+  ln -s "../$main" "$dest/bin/${bin#*:}"
+done
 echo "assemble-app: $dest ($(du -sh "$dest" | cut -f1))"
