@@ -1,6 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { TenantId } from '@tenantfold/core';
-import { resolveOwner } from '@tenantfold/nats';
 import type { Done } from '../holding/cutoverHold.js';
 import type { CutoverHold } from '../holding/cutoverHold.js';
 import type { PlacementCache } from '../placement/placementCache.js';
@@ -56,11 +55,11 @@ export class Forwarder {
       } catch (error) {
         if (!(error instanceof NodeAnswerError) || !REFUSALS.has(error.code)) throw error;
         this.options.onRetry?.();
-        const placement = await cache.refresh();
+        await cache.refresh();
         done();
         done = () => undefined;
         done = await hold.admit(request.tenant, request.aggregate);
-        if (resolveOwner(placement, request.tenant) === error.nodeId) {
+        if (cache.ownerOf(request.tenant) === error.nodeId) {
           await new Promise((resolve) => setTimeout(resolve, NODE_CATCH_UP_MS));
         }
         return await this.#once(request);
@@ -72,7 +71,7 @@ export class Forwarder {
 
   async #once(request: ForwardRequest): Promise<unknown> {
     const placement = this.options.cache.require();
-    const owner = resolveOwner(placement, request.tenant);
+    const owner = this.options.cache.ownerOf(request.tenant);
     const node = owner === undefined ? undefined : placement.nodes.get(owner);
     if (node === undefined) {
       throw new RetryLaterError(

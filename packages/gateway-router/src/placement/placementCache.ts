@@ -1,6 +1,7 @@
-import type { Logger } from '@tenantfold/core';
+import type { Logger, TenantId } from '@tenantfold/core';
 import { UnavailableError } from '@tenantfold/core';
 import type { Placement, PlacementStore, PlacementWatch } from '@tenantfold/nats';
+import { resolveOwner } from '@tenantfold/nats';
 import { ringShare, ringSignature } from './ringShare.js';
 
 /** Where the placement in use came from. */
@@ -8,6 +9,9 @@ export type PlacementSource = 'kv' | 'file';
 
 /** Pause before watching again after a watch ended (connection lost, bucket trouble). */
 const REWATCH_DELAY_MS = 500;
+
+/** Most owners remembered; past it the memo starts afresh (memory stays bounded). */
+const OWNER_MEMO_SIZE = 100_000;
 
 /**
  * The router's view of `TENANT_PLACEMENT`: the latest snapshot, kept by a KV
@@ -23,6 +27,12 @@ export class PlacementCache {
   #refreshing: Promise<Placement> | undefined;
   #stopped = false;
   #ring = '';
+  /**
+   * `resolveOwner` results for the placement in use. A ring lookup hashes the
+   * tenant (~3 µs); heartbeats change placement every second or so without
+   * changing any owner, so the memo survives them and is dropped on real changes.
+   */
+  #owners = new Map<TenantId, string | undefined>();
   readonly #listeners: Array<(placement: Placement) => void> = [];
 
   constructor(private readonly logger: Logger) {}
@@ -39,6 +49,16 @@ export class PlacementCache {
   require(): Placement {
     if (this.#current === undefined) throw new UnavailableError('placement not loaded yet');
     return this.#current;
+  }
+
+  /** The tenant's owner under the placement in use (undefined: no node can take it). */
+  ownerOf(tenant: TenantId): string | undefined {
+    const placement = this.require();
+    if (this.#owners.has(tenant)) return this.#owners.get(tenant);
+    const owner = resolveOwner(placement, tenant);
+    if (this.#owners.size >= OWNER_MEMO_SIZE) this.#owners = new Map();
+    this.#owners.set(tenant, owner);
+    return owner;
   }
 
   onChange(listener: (placement: Placement) => void): void {
@@ -115,6 +135,7 @@ export class PlacementCache {
     const sourceChanged = this.#source !== source;
     this.#source = source;
     if (sourceChanged || previous === undefined || !onlyHeartbeats(previous, placement)) {
+      this.#owners = new Map();
       this.#log(placement, source);
     }
     for (const listener of this.#listeners) listener(placement);
@@ -142,7 +163,7 @@ export class PlacementCache {
   }
 }
 
-/** Whether `next` differs from `previous` by node heartbeats only (not worth a log line). */
+/** Whether `next` differs from `previous` by node heartbeats only: no owner changes, nothing to log. */
 function onlyHeartbeats(previous: Placement, next: Placement): boolean {
   const sameEntries = <K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>) =>
     a.size === b.size && [...a].every(([key, value]) => b.get(key) === value);
