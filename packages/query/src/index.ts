@@ -44,6 +44,7 @@ export type {
 } from './readModel/index.js';
 export {
   classifyChange,
+  LiveSet,
   SubscriberBuffer,
   SlowSubscriberError,
   DEFAULT_SUBSCRIBER_BUFFER,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { UnavailableError, statusFor } from '@tenantfold/core';
 import type { FilterTarget } from '../src/index.js';
 import {
+  LiveSet,
+  ReadModel,
   SlowSubscriberError,
   SubscriberBuffer,
   classifyChange,
@@ -77,5 +79,47 @@ describe('SubscriberBuffer', () => {
 
   it('refuses a capacity that is not a positive integer', () => {
     expect(() => new SubscriberBuffer(0)).toThrow(RangeError);
+  });
+});
+
+describe('LiveSet', () => {
+  it('turns notifications into entered / updated / left, without duplicates or what the initial set already holds', () => {
+    const model = ReadModel.open({ path: ':memory:' });
+    try {
+      let position = 0;
+      const put = (id: string, version: number, balance: number) =>
+        model.apply([
+          {
+            tenant: 't',
+            type: 'account',
+            id,
+            version,
+            state: { balance },
+            updated_at: '2026-11-23T10:00:00.000Z',
+            position: ++position,
+          },
+        ])[0]!.after;
+      const early = put('low', 1, 10);
+      const rich = put('rich', 1, 500);
+      const filter = parseFilter('balance > 100');
+      const page = model.query('t', 'account', { filter: 'balance > 100' });
+      const live = new LiveSet(filter, page.position);
+      live.seed(page.rows);
+      expect([...live.members()]).toEqual(['rich']);
+
+      expect(live.next(early)).toBe('none'); // older than the initial query
+      expect(live.next(rich)).toBe('none'); // already in the initial set
+      const entered = put('acc-1', 1, 150);
+      expect(live.next(entered)).toBe('entered');
+      expect(live.next(entered)).toBe('none'); // delivered twice
+      expect(live.next(put('acc-1', 2, 300))).toBe('updated');
+      expect(live.next(put('acc-1', 3, 20))).toBe('left');
+      expect(live.next(put('acc-1', 4, 30))).toBe('none');
+      expect(live.next(put('low', 2, 101))).toBe('entered');
+      expect([...live.members()].sort()).toEqual(['low', 'rich']);
+      expect(Object.fromEntries(live.versions())).toEqual({ rich: 1, 'acc-1': 4, low: 2 });
+    } finally {
+      model.close();
+    }
   });
 });

@@ -19,8 +19,14 @@ export function classifyChange(
   before: FilterTarget | undefined,
   after: FilterTarget | undefined,
 ): ChangeKind {
-  const was = before !== undefined && matches(filter, before);
-  const is = after !== undefined && matches(filter, after);
+  return kindOf(
+    before !== undefined && matches(filter, before),
+    after !== undefined && matches(filter, after),
+  );
+}
+
+/** The change kind, given whether the aggregate was and is in the set. */
+export function kindOf(was: boolean, is: boolean): ChangeKind {
   if (is) return was ? 'updated' : 'entered';
   return was ? 'left' : 'none';
 }

@@ -5,3 +5,4 @@ export {
   SlowSubscriberError,
   DEFAULT_SUBSCRIBER_BUFFER,
 } from './subscriberBuffer.js';
+export { LiveSet } from './liveSet.js';
