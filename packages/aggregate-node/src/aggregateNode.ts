@@ -150,7 +150,7 @@ export class AggregateNode {
       drainTimeoutMs: config.drainTimeoutMs,
       // Read models follow the tenant: loaded with it on the target, dropped from the source.
       onTenantLoaded: (tenant) => (node as AggregateNode).engine.readModels.catchUp(tenant),
-      onTenantReleased: (tenant) => node?.engine.readModels.forget(tenant),
+      onTenantReleased: (tenant) => (node as AggregateNode).engine.readModels.forget(tenant),
     });
     node = new AggregateNode(
       config,

@@ -1,51 +1,27 @@
-import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
-import { silentLogger, TenantId } from '@tenantfold/core';
+import type { AggregateNode } from '@tenantfold/aggregate-node';
+import { TenantId } from '@tenantfold/core';
 import { PlacementStore } from '@tenantfold/nats';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { commandClient, rejection } from './grpcClient.js';
+import { admin, command, deleteStorage, isolatedNames, startNode } from './nodeFixture.js';
 
 // A whole node on a real nats-server, with the bank-account programs, over real gRPC and HTTP.
-const manifest = fileURLToPath(
-  new URL('../../../examples/bank-account/aggregates.yaml', import.meta.url),
-);
-const suffix = Math.random().toString(36).slice(2, 8);
-const names = {
-  streamName: `EVENTS_${suffix}`,
-  subjectPrefix: `n${suffix}.`,
-  snapshotBucket: `SNAPSHOTS_${suffix}`,
-  checkpointBucket: `CHECKPOINTS_${suffix}`,
-  deadLetterStream: `DEAD_LETTERS_${suffix}`,
-};
-const placementBucket = `PLACEMENT_${suffix}`;
-const TOKEN = 'admin-secret';
+const names = isolatedNames();
 
 let node: AggregateNode;
 let nc: NatsConnection;
 let client: ReturnType<typeof commandClient>;
 
 beforeAll(async () => {
-  const config = loadNodeConfig({
-    AGGREGATE_NODE_ID: 'node-a',
-    AGGREGATE_NATS_URL: inject('natsUrl'),
-    AGGREGATE_MANIFEST: manifest,
-    AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
-    AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
-    AGGREGATE_ADMIN_TOKEN: TOKEN,
-  });
-  node = await AggregateNode.start(config, {
-    logger: silentLogger,
-    storage: names,
-    placementBucket,
-  });
+  node = await startNode('node-a', inject('natsUrl'), names);
   client = commandClient(node.grpcPort);
   nc = await connect({ servers: inject('natsUrl') });
   // A second node holds one pinned tenant, so this node must refuse it. It is draining,
   // so the ring gives every other tenant to node-a and the test does not depend on hashing.
-  const placement = await PlacementStore.open(nc, { bucket: placementBucket });
+  const placement = await PlacementStore.open(nc, { bucket: names.placementBucket });
   await placement.registerNode({
     id: 'node-b',
     grpcAddress: '127.0.0.1:1',
@@ -64,25 +40,10 @@ beforeAll(async () => {
 afterAll(async () => {
   client.close();
   await node.stop();
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const jsm = await jetstreamManager(nc);
-  for (const stream of [
-    names.streamName,
-    names.deadLetterStream,
-    `KV_${names.snapshotBucket}`,
-    `KV_${names.checkpointBucket}`,
-    `KV_${placementBucket}`,
-  ]) {
-    await jsm.streams.delete(stream).catch(() => undefined);
-  }
+  await deleteStorage(nc, names);
   await nc.close();
 });
 
-const command = (id: string, type: string, data: Record<string, unknown>) => ({
-  aggregate_type: 'account',
-  aggregate_id: id,
-  payload_json: JSON.stringify({ type, data }),
-});
 const open = (id: string) => command(id, 'Open', { owner: 'ada' });
 const acme = { 'x-tenant-id': 'acme' };
 
@@ -130,14 +91,7 @@ describe('aggregate node on NATS', () => {
 
   it('drains a tenant: intake stops, the report holds versions, positions and state hashes', async () => {
     await client.submit(open('acc-d'), { 'x-tenant-id': 'drainme' });
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-    const base = `http://127.0.0.1:${node.adminPort}`;
-    const res = await fetch(`${base}/admin/drain`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ tenant_id: 'drainme' }),
-    });
-    const report = (await res.json()) as { aggregates: Array<Record<string, unknown>> };
+    const report = (await admin(node, 'POST', 'drain', { tenant_id: 'drainme' })).body;
     expect(report.aggregates).toEqual([
       {
         type: 'account',
@@ -151,11 +105,7 @@ describe('aggregate node on NATS', () => {
       client.submit(command('acc-d', 'Deposit', { amount: 1 }), { 'x-tenant-id': 'drainme' }),
     );
     expect(refused.code).toBe(status.UNAVAILABLE);
-    await fetch(`${base}/admin/resume`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ tenant_id: 'drainme' }),
-    });
+    await admin(node, 'POST', 'resume', { tenant_id: 'drainme' });
     await expect(
       client.submit(command('acc-d', 'Deposit', { amount: 1 }), { 'x-tenant-id': 'drainme' }),
     ).resolves.toMatchObject({ version: 2 });
@@ -170,7 +120,7 @@ describe('aggregate node on NATS', () => {
       breaker: 'CLOSED',
     });
     expect((await fetch(`http://127.0.0.1:${node.adminPort}/ready`)).status).toBe(200);
-    const placement = await PlacementStore.open(nc, { bucket: placementBucket });
+    const placement = await PlacementStore.open(nc, { bucket: names.placementBucket });
     expect(await placement.getNode('node-a')).toMatchObject({
       status: 'active',
       grpcAddress: `127.0.0.1:${node.grpcPort}`,

@@ -57,11 +57,17 @@ describe('projections and process managers on the node', () => {
     const other = await admin(node, 'GET', 'projections/totals?tenant_id=bank2');
     expect(other.body.state).toEqual({ accounts: 1, balance: 0, deposited: 0, withdrawn: 0 });
 
+    // Checkpoints are saved at most once a second, and within a second of a change.
     const kv = await new Kvm(nc).open(names.storage.checkpointBucket);
-    const entry = await kv.get('projections/totals/bank1');
-    const stored = entry?.json<{ position: number; state: unknown }>();
-    expect(stored?.state).toEqual(totals.body.state);
-    expect(stored?.position).toBe(totals.body.position);
+    await vi.waitFor(
+      async () => {
+        const entry = await kv.get('projections/totals/bank1');
+        const stored = entry?.json<{ position: number; state: unknown }>();
+        expect(stored?.state).toEqual(totals.body.state);
+        expect(stored?.position).toBe(totals.body.position);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
 
     const unknown = await admin(node, 'GET', 'projections/nope?tenant_id=bank1');
     expect(unknown.status).toBe(400);

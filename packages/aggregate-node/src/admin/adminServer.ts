@@ -113,7 +113,13 @@ export class AdminServer {
     const param = name.slice(slash + 1);
     const wildcard = this.hooks.admin[`${name.slice(0, slash)}/*`];
     if (wildcard === undefined || param === '') return undefined;
-    return { handler: wildcard, param: { param: decodeURIComponent(param) } };
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(param);
+    } catch {
+      throw new ValidationError(`malformed path segment '${param}'`, 'path');
+    }
+    return { handler: wildcard, param: { param: decoded } };
   }
 
   private authorised(req: IncomingMessage): boolean {

@@ -68,9 +68,9 @@ export interface TenantMigrationOptions {
   readonly logger: Logger;
   /** How long a drain waits for in-flight commands, in ms. */
   readonly drainTimeoutMs: number;
-  /** Called with a tenant the node has just warmed or released (read models follow). */
+  /** Called with a tenant the node has just warmed, or is releasing (read models follow). */
   readonly onTenantLoaded?: (tenant: TenantId) => Promise<void>;
-  readonly onTenantReleased?: (tenant: TenantId) => void;
+  readonly onTenantReleased?: (tenant: TenantId) => Promise<void>;
 }
 
 /** Aggregates loaded at once while warming or verifying. */
@@ -187,7 +187,7 @@ export class TenantMigration {
       );
     }
     const released = this.options.store().evict({ tenant });
-    this.options.onTenantReleased?.(tenant);
+    await this.options.onTenantReleased?.(tenant);
     gate.reopen(tenant);
     logger.info({ tenant_id: tenant, epoch, released }, 'tenant released');
     return { tenant_id: tenant, epoch, released };

@@ -50,6 +50,16 @@ interface Cursor {
 interface TenantModels {
   readonly projections: Map<string, Cursor>;
   readonly managers: Map<string, Cursor>;
+  /** When its checkpoints were last saved (ms since the epoch). */
+  savedAt: number;
+  /** A later save is scheduled. */
+  saveDue: boolean;
+}
+
+/** The pass running for a tenant, and the one queued behind it (which serves every later request). */
+interface PassSlot {
+  current: Promise<void>;
+  next?: Promise<void>;
 }
 
 /** A projection's document for one tenant, and the log position it reflects. */
@@ -62,6 +72,19 @@ export interface ProjectionView {
 
 /** Commits between checkpoint saves during a long catch-up. */
 const SAVE_EVERY_COMMITS = 500;
+/**
+ * After a local commit, a tenant's pass waits this long so the commits of a
+ * busy tenant share one read (reads on demand, such as a projection query, do
+ * not wait).
+ */
+const NOTIFY_DELAY_MS = 50;
+/**
+ * Least time between checkpoint saves of a tenant's read models. Progress not
+ * yet saved is repeated after a crash: projections fold it again from the
+ * older checkpoint, process managers re-send commands that are recognised as
+ * repeats. Saved at once on stop and when the tenant leaves.
+ */
+const SAVE_INTERVAL_MS = 1_000;
 
 /**
  * Runs the manifest's projections and process managers per tenant on this
@@ -77,11 +100,10 @@ const SAVE_EVERY_COMMITS = 500;
  */
 export class ReadModelRunner {
   private readonly tenants = new Map<TenantId, TenantModels>();
-  private readonly passes = new Map<TenantId, Promise<void>>();
+  private readonly passes = new Map<TenantId, PassSlot>();
   private readonly pending = new Set<TenantId>();
   private readonly known = new Set<TenantId>();
   private sweeper: NodeJS.Timeout | undefined;
-  private scheduled = false;
   private started = false;
   private stopped = false;
 
@@ -114,39 +136,55 @@ export class ReadModelRunner {
   notify(tenant: TenantId): void {
     if (this.empty || this.stopped) return;
     this.known.add(tenant);
-    if (!this.started) return; // the sweep at start covers it
+    if (!this.started || this.pending.has(tenant)) return; // the sweep at start covers it
     this.pending.add(tenant);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const tenants = [...this.pending];
-      this.pending.clear();
-      for (const t of tenants) void this.catchUp(t).catch(() => undefined); // logged inside
-    });
+    setTimeout(() => {
+      this.pending.delete(tenant);
+      this.catchUp(tenant).catch(() => undefined); // logged inside
+    }, NOTIFY_DELAY_MS).unref();
   }
 
-  /** Forgets a tenant that left the node (its checkpoints stay in KV for the next owner). */
-  forget(tenant: TenantId): void {
+  /**
+   * Forgets a tenant that left the node, after saving its checkpoints so its
+   * next owner resumes from here.
+   */
+  async forget(tenant: TenantId): Promise<void> {
     this.known.delete(tenant);
-    this.pending.delete(tenant);
+    await this.passes.get(tenant)?.current.catch(() => undefined);
+    const models = this.tenants.get(tenant);
     this.tenants.delete(tenant);
+    if (models !== undefined) await this.save(tenant, models, true);
   }
 
-  /** Brings every read model of `tenant` up to the log's end as found now. One pass per tenant at a time. */
+  /**
+   * Brings every read model of `tenant` up to the log's end as found now. One
+   * pass per tenant runs at a time; requests made during a pass share the
+   * single pass queued behind it.
+   */
   catchUp(tenant: TenantId): Promise<void> {
     if (this.empty) return Promise.resolve();
     this.known.add(tenant);
-    const previous = this.passes.get(tenant) ?? Promise.resolve();
-    const pass = previous.then(() => this.pass(tenant));
-    const settled = pass.catch((error: unknown) => {
-      this.options.logger.warn({ tenant_id: tenant, err: error }, 'read models pass failed');
-    });
-    this.passes.set(tenant, settled);
-    void settled.then(() => {
-      if (this.passes.get(tenant) === settled) this.passes.delete(tenant);
-    });
-    return pass;
+    const slot = this.passes.get(tenant);
+    if (slot?.next !== undefined) return slot.next;
+    const run = (slot?.current ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.pass(tenant));
+    const entry: PassSlot = slot ?? { current: run };
+    if (slot !== undefined) entry.next = run;
+    else this.passes.set(tenant, entry);
+    void run
+      .catch((error: unknown) => {
+        this.options.logger.warn({ tenant_id: tenant, err: error }, 'read models pass failed');
+      })
+      .then(() => {
+        if (entry.current !== run) return; // only the running pass hands over
+        if (entry.next === undefined) this.passes.delete(tenant);
+        else {
+          entry.current = entry.next;
+          delete entry.next;
+        }
+      });
+    return run;
   }
 
   /** One projection's document for a tenant, caught up first. */
@@ -168,11 +206,14 @@ export class ReadModelRunner {
     };
   }
 
-  /** Stops the sweep and waits for passes in flight. */
+  /** Stops the sweep, waits for passes in flight and saves every checkpoint. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
-    await Promise.all([...this.passes.values()]);
+    await Promise.all(
+      [...this.passes.values()].map((slot) => (slot.next ?? slot.current).catch(() => undefined)),
+    );
+    for (const [tenant, models] of this.tenants) await this.save(tenant, models, true);
   }
 
   private sweep(): void {
@@ -225,13 +266,13 @@ export class ReadModelRunner {
           }
         }
         if (++sinceSave >= SAVE_EVERY_COMMITS) {
-          await this.save(tenant, models);
+          await this.save(tenant, models, true);
           sinceSave = 0;
         }
         if (stalled.size === active.length) break;
       }
     } finally {
-      await this.save(tenant, models);
+      await this.save(tenant, models, false);
     }
   }
 
@@ -331,7 +372,12 @@ export class ReadModelRunner {
       }
       return { position: 0, dirty: false, ...(initial === undefined ? {} : { state: initial() }) };
     };
-    const models: TenantModels = { projections: new Map(), managers: new Map() };
+    const models: TenantModels = {
+      projections: new Map(),
+      managers: new Map(),
+      savedAt: 0,
+      saveDue: false,
+    };
     for (const p of this.options.projections) {
       models.projections.set(
         p.name,
@@ -345,7 +391,20 @@ export class ReadModelRunner {
     return models;
   }
 
-  private async save(tenant: TenantId, models: TenantModels): Promise<void> {
+  /** Saves the changed checkpoints, unless the last save is recent and `now` is false. */
+  private async save(tenant: TenantId, models: TenantModels, now: boolean): Promise<void> {
+    const wait = models.savedAt + SAVE_INTERVAL_MS - Date.now();
+    if (!now && wait > 0) {
+      if (!models.saveDue && !this.stopped) {
+        models.saveDue = true; // a pass then, with nothing new to read, saves
+        setTimeout(() => {
+          models.saveDue = false;
+          this.catchUp(tenant).catch(() => undefined); // logged inside
+        }, wait).unref();
+      }
+      return;
+    }
+    models.savedAt = Date.now();
     const { checkpoints } = this.options;
     for (const [name, cursor] of models.projections) {
       if (!cursor.dirty) continue;
