@@ -417,3 +417,36 @@ describe('the database file', () => {
     expect(() => model.query('t', 'account')).toThrow(/closed/);
   });
 });
+
+describe('read-your-writes with commits applied out of order', () => {
+  it('holds the visible position below an announced commit until it is applied', async () => {
+    const model = openModel();
+    const early = account('t', 'a', { n: 1 }); // appended first...
+    const late = account('t', 'b', { n: 2 }); // ...applied first
+    model.announce('t', early.position);
+    model.announce('t', late.position);
+    let earlyVisible = false;
+    const waiting = model.waitForPosition('t', early.position, 5_000).then(() => {
+      earlyVisible = model.get('t', 'account', 'a') !== undefined;
+    });
+    model.apply([late]);
+    expect(model.position('t')).toBe(early.position - 1);
+    expect(model.query('t', 'account').position).toBe(early.position - 1);
+    model.apply([early]);
+    await waiting;
+    expect(earlyVisible).toBe(true);
+    expect(model.position('t')).toBe(late.position);
+  });
+
+  it('lets go of a withdrawn announcement', async () => {
+    const model = openModel();
+    const applied = account('t', 'a', {});
+    const withdraw = model.announce('t', applied.position - 1);
+    model.apply([applied]);
+    const waiting = model.waitForPosition('t', applied.position, 5_000);
+    expect(model.position('t')).toBe(applied.position - 2);
+    withdraw();
+    await expect(waiting).resolves.toBeUndefined();
+    expect(model.position('t')).toBe(applied.position);
+  });
+});

@@ -24,6 +24,7 @@ import { syncIndexes } from './indexes.js';
 import { Lru } from './lru.js';
 import { afterCursor, effectiveKeys, orderBySql } from './pagePlan.js';
 import { PositionWaiters } from './positionWaiters.js';
+import { TenantPositions } from './tenantPositions.js';
 import type {
   AppliedChange,
   QueryPage,
@@ -91,7 +92,7 @@ export class ReadModel {
   readonly #cursors: CursorCodec;
   readonly #defaultLimit: number;
   readonly #maxLimit: number;
-  readonly #positions = new Map<string, number>();
+  readonly #positions = new TenantPositions();
   readonly #waiters = new PositionWaiters();
   readonly #statements: Lru<string, Database.Statement>;
   readonly #filters = new Lru<string, Filter>(256);
@@ -116,7 +117,7 @@ export class ReadModel {
       tenant: string;
       position: number;
     }[]) {
-      this.#positions.set(row.tenant, row.position);
+      this.#positions.advance(row.tenant, row.position);
     }
     this.#apply = this.#db.transaction((changes: readonly StateChange[]) =>
       this.#applyInTransaction(changes),
@@ -158,9 +159,8 @@ export class ReadModel {
    * (a replayed commit), so applying twice is harmless. Returns the changes
    * applied, each with the row it replaced, for change notifications.
    *
-   * Checkpoints are per tenant and only move forward: apply a tenant's
-   * commits in log order, or `waitForPosition` may return before an earlier
-   * commit is in.
+   * Checkpoints are per tenant and only move forward. Commits applied out
+   * of log order are fine if each was `announce`d when appended.
    */
   apply(changes: readonly StateChange[]): AppliedChange[] {
     this.#assertOpen();
@@ -168,7 +168,7 @@ export class ReadModel {
     this.#appliedSinceAnalyze += applied.length;
     if (this.#appliedSinceAnalyze >= ANALYZE_EVERY) this.analyze();
     const advanced = new Set(changes.map((c) => c.tenant));
-    for (const tenant of advanced) this.#waiters.reached(tenant, this.position(tenant));
+    for (const tenant of advanced) this.#waiters.reached(tenant, this.#positions.visible(tenant));
     return applied;
   }
 
@@ -204,18 +204,38 @@ export class ReadModel {
     }
     for (const [tenant, position] of highest) {
       checkpoint.run(tenant, position);
-      this.#positions.set(tenant, Math.max(this.#positions.get(tenant) ?? 0, position));
+      this.#positions.advance(tenant, position);
     }
     return applied;
   }
 
-  /** The highest log position applied for a tenant (0 when none). */
+  /**
+   * The tenant's visible position: every commit up to it that was applied or
+   * announced is in the rows (0 when none). Queries report it; the
+   * checkpoint on disk is the highest position applied.
+   */
   position(tenant: string): number {
-    return this.#positions.get(tenant) ?? 0;
+    return this.#positions.visible(tenant);
   }
 
   /**
-   * Resolves once the tenant's checkpoint has reached `position` (the
+   * Announces a commit that is in the log but whose state is not applied yet
+   * (the node knows the sequence when the append is acknowledged, the state
+   * only after evolving): until it is applied, or the returned function
+   * withdraws it, the tenant's visible position stays below it, so a
+   * read-your-writes wait for a later commit cannot pass it.
+   */
+  announce(tenant: string, position: number): () => void {
+    this.#assertOpen();
+    const withdraw = this.#positions.announce(TenantId.parse(tenant), position);
+    return () => {
+      withdraw();
+      this.#waiters.reached(tenant, this.#positions.visible(tenant));
+    };
+  }
+
+  /**
+   * Resolves once the tenant's visible position has reached `position` (the
    * consistency token of a command); rejects with UnavailableError (retryable)
    * after `timeoutMs`.
    */
@@ -348,7 +368,7 @@ export class ReadModel {
       this.#db.prepare('DELETE FROM checkpoints WHERE tenant = ?').run(tenantId);
       return this.#db.prepare('DELETE FROM aggregates WHERE tenant = ?').run(tenantId).changes;
     })();
-    this.#positions.delete(tenantId);
+    this.#positions.forget(tenantId);
     return deleted;
   }
 
@@ -374,8 +394,7 @@ export class ReadModel {
       this.#db.prepare(`DELETE FROM aggregates${scope}`).run(...params);
       this.#db.prepare(`DELETE FROM checkpoints${scope}`).run(...params);
     })();
-    if (tenant === undefined) this.#positions.clear();
-    else this.#positions.delete(tenant);
+    this.#positions.forget(tenant);
     let batch: StateChange[] = [];
     let rows = 0;
     const flush = () => {
@@ -405,7 +424,7 @@ export class ReadModel {
       .prepare('SELECT tenant, count(*) AS rows FROM aggregates GROUP BY tenant')
       .all() as { tenant: string; rows: number }[];
     const rows = new Map(counts.map((c) => [c.tenant, c.rows]));
-    const names = new Set([...rows.keys(), ...this.#positions.keys()]);
+    const names = new Set([...rows.keys(), ...this.#positions.tenants()]);
     return [...names]
       .sort()
       .map((tenant) => ({ tenant, rows: rows.get(tenant) ?? 0, position: this.position(tenant) }));
