@@ -30,6 +30,6 @@ rootfs_import "$rootfs" 1000 "$tag" \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'ENTRYPOINT ["/usr/local/bin/nats-server"]' \
   --change 'CMD ["-js", "-sd", "/data", "-a", "127.0.0.1", "-m", "8222"]' \
-  --change 'HEALTHCHECK --interval=5s --timeout=3s --retries=6 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"]'
+  --change 'HEALTHCHECK --interval=5s --timeout=10s --retries=6 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"]'
 rootfs_log "$tag built from nats-server $version"
 rootfs_summary "$tag"

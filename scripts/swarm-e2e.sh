@@ -50,30 +50,30 @@ export NATS_PORT NATS_MONITOR_PORT ROUTER_GRPC_PORT ROUTER_HTTP_PORT CONTROLLER_
 
 # One machine: its one tenant_range label places all three node services.
 range=$stack
+generated=${stack}-nodes # the stack placementctl writes
 export NODE_1_RANGE=$range NODE_2_RANGE=$range NODE_3_RANGE=$range
 export ADMIN_TOKEN_SECRET=${stack}_admin_token LOG_LEVEL=warn
 
 cleanup() {
   local code=$?
   log "tearing down"
-  docker stack rm "$stack" >/dev/null 2>&1 || true
+  local namespace i
+  for namespace in "$generated" "$stack"; do docker stack rm "$namespace" >/dev/null 2>&1 || true; done
   # stack rm returns at once; containers go a few seconds later, and volumes stay.
-  local i
-  for ((i = 0; i < 120; i++)); do
-    [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] && break
-    sleep 0.5
-  done
-  [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] || log "containers of $stack still present after 60 s"
-  for ((i = 0; i < 20; i++)); do
-    docker network ls -q --filter "label=com.docker.stack.namespace=$stack" | grep -q . || break
-    sleep 0.5
+  for namespace in "$generated" "$stack"; do
+    for ((i = 0; i < 120; i++)); do
+      [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$namespace")" ] && break
+      sleep 0.5
+    done
+    [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$namespace")" ] || log "containers of $namespace still present after 60 s"
   done
   docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null
   docker secret rm "$ADMIN_TOKEN_SECRET" >/dev/null 2>&1 || true
   docker node update --label-rm tenant_range "$swarm_node" >/dev/null 2>&1 || true
+  [ -n "${work:-}" ] && rm -rf "$work"
   local left
   left=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | wc -l)
-  log "stack removed, $left volumes left; total $((SECONDS - started))s"
+  log "stacks removed, $left volumes left; total $((SECONDS - started))s"
   [ "$code" = 0 ] && [ "$left" = 0 ] && log "PASSED" || log "FAILED (exit $code)"
   exit "$code"
 }
@@ -89,37 +89,37 @@ docker stack deploy --detach=true --resolve-image never -c swarm/stacks/platform
 
 # container NAME: the running container of service NAME.
 container() { docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$1" --filter status=running | head -1; }
-# wait_healthy SERVICE...: until each has a healthy running container (90 s).
+# wait_healthy SERVICE...: until each (full Swarm name) has a healthy running container (90 s).
 wait_healthy() {
   local service id i
   for service in "$@"; do
     for ((i = 0; i < 180; i++)); do
-      id=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$service" --filter health=healthy | head -1)
+      id=$(docker ps -q --filter "label=com.docker.swarm.service.name=$service" --filter health=healthy | head -1)
       [ -n "$id" ] && break
       sleep 0.5
     done
-    [ -n "$id" ] || { docker service ps --no-trunc "${stack}_$service" >&2; die "$service not healthy within 90 s"; }
+    [ -n "$id" ] || { docker service ps --no-trunc "$service" >&2; die "$service not healthy within 90 s"; }
   done
 }
-wait_healthy nats node-1 node-2 node-3
+wait_healthy "${stack}_nats" "${stack}_node-1" "${stack}_node-2" "${stack}_node-3"
 log "nats and nodes healthy"
-wait_healthy router controller
+wait_healthy "${stack}_router" "${stack}_controller"
 log "router and controller healthy"
 
 # placementctl runs inside the controller's container, with the stack's settings and secret.
 ctl() { docker exec -e PLACEMENTCTL_LOG_LEVEL=warn "$(container controller)" placementctl "$@"; }
 json_field() { node -e "console.log(JSON.parse(require('node:fs').readFileSync(0, 'utf8')).$1)"; }
-# wait_ready NODE_NUMBER: until the node's /ready answers 200 (60 s).
+# wait_ready ADMIN_PORT: until the node's /ready answers 200 (60 s).
 wait_ready() {
-  local port_var="NODE_$1_ADMIN_PORT" i
+  local i
   for ((i = 0; i < 120; i++)); do
-    node -e "fetch('http://127.0.0.1:${!port_var}/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && return 0
+    node -e "fetch('http://127.0.0.1:$1/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && return 0
     sleep 0.5
   done
-  die "node-$1 not ready within 60 s"
+  die "the node with admin port $1 is not ready within 60 s"
 }
 ctl init >/dev/null
-for n in 1 2 3; do wait_ready "$n"; done
+for port in "$NODE_1_ADMIN_PORT" "$NODE_2_ADMIN_PORT" "$NODE_3_ADMIN_PORT"; do wait_ready "$port"; done
 
 # --- commands through the router ---------------------------------------------
 work=$(mktemp -d)
@@ -166,11 +166,36 @@ for ((i = 0; i < 180; i++)); do
   sleep 0.5
 done
 [ -n "$new" ] && [ "$new" != "$old" ] || die "Swarm did not restart $victim within 90 s"
-wait_ready "${victim#node-}"
+victim_port=NODE_${victim#node-}_ADMIN_PORT
+wait_ready "${!victim_port}"
 log "Swarm restarted $victim in $((SECONDS - killed_at))s (container ${new:0:12}); tasks:"
 docker service ps --format '{{.Name}} {{.CurrentState}} {{.Error}}' "${stack}_$victim" | head -3 | sed 's/^/    /'
 traffic deposit --tenants "$tenant" --count 200 --concurrency 8 >/dev/null || die "$tenant failed after the restart: $(tail -1 "$work/traffic.log")"
 log "after the restart: $(tail -1 "$work/traffic.log")"
 traffic check >/dev/null || die "states differ after the restart: $(tail -1 "$work/traffic.log")"
 log "states match every acknowledged command: $(tail -1 "$work/traffic.log")"
-rm -rf "$work"
+
+# --- placementctl stack: its output deploys as is ------------------------------------
+# It writes one service per tenant_range from the registered nodes; here all three
+# share this machine's range, so it replaces the platform's three node services
+# (same ports). One machine runs one task of it (max_replicas_per_node: 1).
+ctl stack --image "$NODE_IMAGE" --nats-url "nats://127.0.0.1:$NATS_PORT" \
+  --manifest /app/examples/bank-account/aggregates.yaml >"$work/nodes.yml" || die "placementctl stack failed"
+log "placementctl stack wrote $(grep -c 'image: sha256:' "$work/nodes.yml") service(s); replacing the platform's node services with it"
+docker service rm "${stack}_node-1" "${stack}_node-2" "${stack}_node-3" >/dev/null
+for ((i = 0; i < 120; i++)); do
+  [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_node-1" --filter "label=com.docker.swarm.service.name=${stack}_node-2")" ] &&
+    [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_node-3")" ] && break
+  sleep 0.5
+done
+TENANTFOLD_ADMIN_TOKEN=$admin_token docker stack deploy --detach=true --resolve-image never -c "$work/nodes.yml" "$generated" >/dev/null ||
+  die "docker stack deploy refused the placementctl stack"
+wait_healthy "${generated}_aggregate-node-$range"
+wait_ready "$NODE_1_ADMIN_PORT"
+log "$(docker service ls --filter "label=com.docker.stack.namespace=$generated" --format '{{.Name}} {{.Replicas}}') running; tasks:"
+docker service ps --format '{{.Name}} {{.CurrentState}} {{.Error}}' "${generated}_aggregate-node-$range" | sed 's/^/    /'
+traffic deposit --count 120 --concurrency 8 >/dev/null || die "commands failed on the placementctl stack: $(tail -1 "$work/traffic.log")"
+log "through the placementctl stack: $(tail -1 "$work/traffic.log")"
+log "owners now: $(ctl tenants list | awk 'NR > 1 {print $2}' | sort | uniq -c | xargs)"
+traffic check >/dev/null || die "states differ on the placementctl stack: $(tail -1 "$work/traffic.log")"
+log "states match every acknowledged command: $(tail -1 "$work/traffic.log")"
