@@ -13,7 +13,8 @@
 // and with a snapshot every 1,000 events: `state()` on a fresh store and backend.
 // Prints a table of medians over the rounds, one JSON line per case, and the
 // node/raw ratio. Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000),
-// BENCH_REHYDRATION_RUNS (5).
+// BENCH_REHYDRATION_RUNS (5), BENCH_MANIFEST (another manifest with an `account`
+// aggregate, e.g. without the example's projection and process manager).
 import { fileURLToPath } from 'node:url';
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import { credentials, Metadata } from '@grpc/grpc-js';
@@ -41,9 +42,11 @@ const REHYDRATION_RUNS = Number(process.env.BENCH_REHYDRATION_RUNS ?? 5);
 const AGGREGATES = 10_000;
 const REHYDRATION_EVENTS = 10_000;
 const TENANT = 'bench';
-const MANIFEST = fileURLToPath(
-  new URL('../examples/bank-account/aggregates.yaml', import.meta.url),
-);
+const manifestSetting = process.env.BENCH_MANIFEST?.trim() ?? '';
+const MANIFEST =
+  manifestSetting === ''
+    ? fileURLToPath(new URL('../examples/bank-account/aggregates.yaml', import.meta.url))
+    : manifestSetting;
 
 interface RehydrationSummary {
   readonly case: 'rehydration';

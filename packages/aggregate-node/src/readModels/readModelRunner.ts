@@ -253,7 +253,10 @@ export class ReadModelRunner {
         for (const model of active) {
           const cursor = cursorOf(model);
           if (stalled.has(model) || commit.position <= cursor.position) continue;
-          if (!subscribes(model).includes(commit.stream.type)) continue;
+          if (!subscribes(model).includes(commit.stream.type)) {
+            cursor.position = commit.position; // read past: never read again for it
+            continue;
+          }
           const ok =
             model.kind === 'projection'
               ? await this.project(model.p, cursor, commit)
