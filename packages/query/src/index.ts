@@ -48,5 +48,9 @@ export {
   SubscriberBuffer,
   SlowSubscriberError,
   DEFAULT_SUBSCRIBER_BUFFER,
+  notificationOf,
+  stateSubject,
+  encodeNotification,
+  decodeNotification,
 } from './live/index.js';
-export type { ChangeKind } from './live/index.js';
+export type { ChangeKind, StateNotification } from './live/index.js';

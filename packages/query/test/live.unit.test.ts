@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnavailableError, statusFor } from '@tenantfold/core';
+import { UnavailableError, ValidationError, statusFor } from '@tenantfold/core';
 import type { FilterTarget } from '../src/index.js';
 import {
   LiveSet,
@@ -7,7 +7,11 @@ import {
   SlowSubscriberError,
   SubscriberBuffer,
   classifyChange,
+  decodeNotification,
+  encodeNotification,
+  notificationOf,
   parseFilter,
+  stateSubject,
 } from '../src/index.js';
 
 const row = (version: number, balance: number): FilterTarget => ({
@@ -121,5 +125,57 @@ describe('LiveSet', () => {
     } finally {
       model.close();
     }
+  });
+});
+
+describe('state notifications', () => {
+  it('carry an applied change across the wire and back, on the aggregate subject', () => {
+    const model = ReadModel.open({ path: ':memory:' });
+    try {
+      const base = {
+        tenant: 't',
+        type: 'account',
+        id: 'acc-1',
+        updated_at: '2026-11-23T10:00:00.000Z',
+      };
+      model.apply([{ ...base, version: 1, state: { balance: 1 }, position: 5 }]);
+      const [applied] = model.apply([{ ...base, version: 2, state: { balance: 2 }, position: 9 }]);
+      const notification = notificationOf(applied!);
+      expect(notification).toEqual({
+        ...base,
+        version: 2,
+        position: 9,
+        previous_version: 1,
+        state: { balance: 2 },
+      });
+      expect(decodeNotification(encodeNotification(notification))).toEqual(notification);
+      expect(stateSubject('t', 'account', 'acc-1')).toBe('state.t.account.acc-1');
+      expect(stateSubject('', 'account')).toBe('state.=default.account.*');
+    } finally {
+      model.close();
+    }
+  });
+
+  it('refuses a message that is not a notification, naming the field', () => {
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
+    const good = {
+      tenant: 't',
+      type: 'account',
+      id: 'a',
+      version: 1,
+      position: 1,
+      previous_version: 0,
+      updated_at: 'x',
+      state: {},
+    };
+    expect(() => decodeNotification(Buffer.from('{oops'))).toThrow(
+      /notification is not valid JSON/,
+    );
+    expect(() => decodeNotification(encode({ ...good, version: 0 }))).toThrow(
+      /version must be an integer >= 1, got 0/,
+    );
+    expect(() => decodeNotification(encode({ ...good, id: 'a.b' }))).toThrow(ValidationError);
+    expect(() => decodeNotification(encode({ ...good, state: undefined }))).toThrow(/no state/);
+    expect(() => stateSubject('t', 'account', 'a.>')).toThrow(ValidationError);
   });
 });

@@ -6,3 +6,10 @@ export {
   DEFAULT_SUBSCRIBER_BUFFER,
 } from './subscriberBuffer.js';
 export { LiveSet } from './liveSet.js';
+export {
+  notificationOf,
+  stateSubject,
+  encodeNotification,
+  decodeNotification,
+} from './notification.js';
+export type { StateNotification } from './notification.js';
