@@ -11,15 +11,7 @@ cd "$(dirname "$0")"
 node_bin=$(readlink -f "$(command -v node)")
 version=$("$node_bin" --version)
 tag=${1:-tenantfold/node-base:${version#v}}
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  rootfs_log "$tag exists (same version), kept"
-  rootfs_summary "$tag"
-  exit 0
-fi
-rootfs=$(mktemp -d)
-trap 'rm -rf "$rootfs"' EXIT
-
-rootfs_new "$rootfs"
+rootfs_start "$tag"
 rootfs_add_binary "$rootfs" "$node_bin" /usr/local/bin/node
 # coreutils env: npm bin shebangs use `env -S`, which busybox's env lacks.
 rootfs_add_binary "$rootfs" "$(readlink -f /usr/bin/env)" /usr/bin/env
@@ -31,5 +23,3 @@ rootfs_import "$rootfs" 1000 "$tag" \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
   --change 'CMD ["node"]'
-rootfs_log "$tag built from node $version"
-rootfs_summary "$tag"

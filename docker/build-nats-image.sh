@@ -11,15 +11,7 @@ cd "$(dirname "$0")"
 nats_bin=$(command -v nats-server) || { rootfs_log "nats-server not found (npm run setup installs it)"; exit 1; }
 version=$("$nats_bin" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+')
 tag=${1:-tenantfold/nats:$version}
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  rootfs_log "$tag exists (same version), kept"
-  rootfs_summary "$tag"
-  exit 0
-fi
-rootfs=$(mktemp -d)
-trap 'rm -rf "$rootfs"' EXIT
-
-rootfs_new "$rootfs"
+rootfs_start "$tag"
 rootfs_add_binary "$rootfs" "$(readlink -f "$nats_bin")" /usr/local/bin/nats-server
 rootfs_add_busybox "$rootfs"
 rootfs_add_user "$rootfs" nats 1000
@@ -31,5 +23,3 @@ rootfs_import "$rootfs" 1000 "$tag" \
   --change 'ENTRYPOINT ["/usr/local/bin/nats-server"]' \
   --change 'CMD ["-js", "-sd", "/data", "-a", "127.0.0.1", "-m", "8222"]' \
   --change 'HEALTHCHECK --interval=5s --timeout=10s --retries=6 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz"]'
-rootfs_log "$tag built from nats-server $version"
-rootfs_summary "$tag"

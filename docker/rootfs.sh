@@ -5,6 +5,20 @@
 
 rootfs_log() { echo "$(basename "$0"): $*"; }
 
+# rootfs_start TAG: when image TAG exists (a tag names one version of the
+# binaries), prints its summary and exits; else sets $rootfs to a fresh tree,
+# removed on exit.
+rootfs_start() {
+  if docker image inspect "$1" >/dev/null 2>&1; then
+    rootfs_log "$1 exists (same version), kept"
+    rootfs_summary "$1"
+    exit 0
+  fi
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  rootfs_new "$rootfs"
+}
+
 # rootfs_new DIR: an empty tree (mode 755, or the image is unusable for non-root users).
 rootfs_new() {
   rm -rf "$1"
@@ -52,7 +66,7 @@ rootfs_writable() {
 }
 
 # rootfs_import DIR UID TAG [--change …]: imports DIR as image TAG, owned by
-# root except the rootfs_writable directories (owned by UID).
+# root except the rootfs_writable directories (owned by UID); prints its summary.
 rootfs_import() {
   local dir=$1 uid=$2 tag=$3 tarball
   shift 3
@@ -63,6 +77,8 @@ rootfs_import() {
     $(cd "$dir/writable" && find . -mindepth 1 -type d -empty)
   docker import "$@" "$tarball" "$tag" >/dev/null
   rm -f "$tarball"
+  rootfs_log "$tag built"
+  rootfs_summary "$tag"
 }
 
 # rootfs_summary TAG: one stdout line "<tag> <size> <image id>" for callers.

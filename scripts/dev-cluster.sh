@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+started=$SECONDS
 log() { echo "cluster: $*"; }
 die() { log "$*" >&2; exit 1; }
 
@@ -156,7 +157,7 @@ const send = async (type, data) => {
 await send('Open', { owner: 'ann' });
 await send('Deposit', { amount: 100 });
 SEED
-owner=$(placementctl --json tenants where "$tenant" | node -e 'process.stdin.on("data", (d) => console.log(JSON.parse(d).owner))')
+owner=$(placementctl --json tenants where "$tenant" | node -e 'console.log(JSON.parse(require("node:fs").readFileSync(0, "utf8")).owner)')
 target=node-2
 [ "$owner" = node-2 ] && target=node-3
 log "seeded tenant $tenant on $owner: account acc-1 opened with a balance of 100"
@@ -172,7 +173,7 @@ Move the tenant (a verified migration), from another shell:
   PLACEMENTCTL_NATS_URL=$nats_url PLACEMENTCTL_ADMIN_TOKEN=$admin_token npm run placementctl -- migrate $tenant --to $target
 
 EOF
-log "up; Ctrl-C stops everything; logs in $dir/logs"
+log "up in $((SECONDS - started))s; Ctrl-C stops everything; logs in $dir/logs"
 
 # Runs until Ctrl-C, or until a service exits on its own (then everything stops).
 set +e
