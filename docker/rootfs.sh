@@ -39,10 +39,12 @@ rootfs_add_binary() {
 
 # rootfs_add_busybox DIR: a static busybox with its applets as /bin links.
 rootfs_add_busybox() {
-  local bb applet
+  local bb applet sudo
   bb=$(command -v busybox) || {
     rootfs_log "installing busybox-static (Debian package)"
-    apt-get install -y -qq busybox-static >/dev/null
+    if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
     bb=$(command -v busybox)
   }
   ldd "$bb" >/dev/null 2>&1 && { rootfs_log "$bb is not static; install busybox-static"; exit 1; }
