@@ -1,0 +1,330 @@
+// Verified tenant migration on a whole cluster: nats-server, 3 aggregate nodes, 2 routers and
+// the controller's Migrator, all on loopback. Commands flow through the routers while tenants move.
+import type { StoredCommit, TenantId } from '@tenantfold/core';
+import { StreamKey, TenantId as Tenant, Uuid } from '@tenantfold/core';
+import { JetStreamEventLog, resolveOwner } from '@tenantfold/nats';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { AggregatePosition, MigrationResult } from '@tenantfold/placement-controller';
+import {
+  EXIT,
+  MigrationMetrics,
+  Migrator,
+  NodeAdminClient,
+  runPlacementctl,
+} from '@tenantfold/placement-controller';
+import { commitOf } from '@tenantfold/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { GrpcClient } from './support/clients.js';
+import { grpcClient } from './support/clients.js';
+import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
+
+let cluster: TestCluster;
+let clients: GrpcClient[];
+let log: JetStreamEventLog;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({ natsUrl: inject('natsUrl'), routers: 2 });
+  clients = cluster.routers.map((router) => grpcClient(router.grpcPort));
+  log = await JetStreamEventLog.open({
+    nc: cluster.nc,
+    streamName: cluster.names.storage.streamName,
+    subjectPrefix: cluster.names.storage.subjectPrefix,
+  });
+});
+
+afterAll(async () => {
+  for (const client of clients ?? []) client.close();
+  if (cluster !== undefined) {
+    // placementctl's own bucket beside the placement bucket
+    const jsm = await jetstreamManager(cluster.nc);
+    await jsm.streams.delete(`KV_${cluster.names.placementBucket}_FROZEN`).catch(() => undefined);
+  }
+  await cluster?.stop();
+});
+
+/** placementctl in this process, on the cluster's stream, subjects and bucket. */
+async function placementctl(
+  ...argv: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const env = {
+    PLACEMENTCTL_NATS_URL: inject('natsUrl'),
+    PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
+    PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
+    PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
+    PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
+  };
+  const code = await runPlacementctl(argv, {
+    env,
+    out: (text) => void (out += text),
+    err: (text) => void (err += text),
+    interactive: false,
+  });
+  return { code, out, err };
+}
+
+const command = (id: string, type: string, data: Record<string, unknown>, commandId = '') => ({
+  command_id: commandId,
+  aggregate_type: 'account',
+  aggregate_id: id,
+  payload_json: JSON.stringify({ type, data }),
+});
+
+function migrator(admin = new NodeAdminClient(ADMIN_TOKEN)): Migrator {
+  return new Migrator({
+    placement: cluster.placement,
+    admin,
+    metrics: new MigrationMetrics(),
+    timeouts: { warmMs: 20_000, drainMs: 10_000, verifyMs: 20_000, notifyMs: 5_000 },
+  });
+}
+
+/** A fresh tenant name and its owner now, plus another node to move it to. */
+async function tenantToMove(
+  prefix: string,
+): Promise<{ tenant: TenantId; from: string; to: string }> {
+  const placement = await cluster.placement.load();
+  const tenant = Tenant.parse(`${prefix}-${Math.random().toString(36).slice(2, 8)}`);
+  const from = resolveOwner(placement, tenant) as string;
+  const to = [...cluster.nodes.keys()].find((id) => id !== from) as string;
+  return { tenant, from, to };
+}
+
+async function commitsOf(tenant: TenantId, id: string): Promise<StoredCommit[]> {
+  const commits: StoredCommit[] = [];
+  for await (const commit of log.read(StreamKey.of(tenant, 'account', id))) commits.push(commit);
+  return commits;
+}
+
+interface Sent {
+  readonly commandId: string;
+  readonly account: string;
+  readonly startedAt: number;
+  readonly ms: number;
+  readonly error?: string;
+}
+
+/** `loops` concurrent senders of Deposit 1 over both routers until `stop()`. */
+function load(tenant: TenantId, accounts: readonly string[], loops: number) {
+  const sent: Sent[] = [];
+  let running = true;
+  const headers = { 'x-tenant-id': tenant };
+  const workers = Array.from({ length: loops }, async (_, loop) => {
+    for (let i = 0; running; i++) {
+      const account = accounts[(loop + i * loops) % accounts.length] as string;
+      const commandId = Uuid.new();
+      const startedAt = performance.now();
+      try {
+        await clients[i % clients.length]!.submit(
+          command(account, 'Deposit', { amount: 1 }, commandId),
+          headers,
+        );
+        sent.push({ commandId, account, startedAt, ms: performance.now() - startedAt });
+      } catch (error) {
+        const { code, message } = error as { code?: number; message: string };
+        sent.push({
+          commandId,
+          account,
+          startedAt,
+          ms: performance.now() - startedAt,
+          error: `${code}: ${message}`,
+        });
+      }
+    }
+  });
+  return {
+    sent,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+}
+
+describe('tenant migration', () => {
+  it('moves a tenant under load: no failed command, every acknowledged commit once, states equal a replay', async () => {
+    const { tenant, from, to } = await tenantToMove('moving');
+    const accounts = Array.from({ length: 20 }, (_, i) => `acc-${i}`);
+    const headers = { 'x-tenant-id': tenant };
+    for (const id of accounts)
+      await clients[0]!.submit(command(id, 'Open', { owner: 'e2e' }), headers);
+
+    const traffic = load(tenant, accounts, 48);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const phaseAt = new Map<string, number>();
+    const result: MigrationResult = await migrator().migrate(tenant, to, {
+      onPhase: (event) => phaseAt.set(event.phase, performance.now()),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await traffic.stop();
+
+    expect(result.outcome, result.reason).toBe('DONE');
+    expect(result.from).toBe(from);
+    expect(result.aggregates).toBe(accounts.length);
+    expect(resolveOwner(await cluster.placement.load(), tenant)).toBe(to);
+
+    const failed = traffic.sent.filter((s) => s.error !== undefined);
+    expect(failed.map((f) => f.error)).toEqual([]);
+    const spanMs =
+      Math.max(...traffic.sent.map((s) => s.startedAt + s.ms)) -
+      Math.min(...traffic.sent.map((s) => s.startedAt));
+    const rate = (traffic.sent.length / spanMs) * 1000;
+    expect(rate).toBeGreaterThanOrEqual(200);
+
+    // Every acknowledged command is in JetStream exactly once; nothing else was appended.
+    const acked = new Map(traffic.sent.map((s) => [s.commandId, s.account]));
+    const seen = new Map<string, number>();
+    for (const id of accounts) {
+      const commits = await commitsOf(tenant, id);
+      const deposits = commits.slice(1); // the Open
+      for (const commit of deposits)
+        seen.set(commit.command_id, (seen.get(commit.command_id) ?? 0) + 1);
+      // The state the cluster serves equals a replay of the stream.
+      const replayed = deposits.reduce(
+        (sum, c) =>
+          sum + c.events.reduce((s, e) => s + ((e.payload as { amount?: number }).amount ?? 0), 0),
+        0,
+      );
+      const state = await clients[1]!.getState(
+        { aggregate_type: 'account', aggregate_id: id },
+        headers,
+      );
+      expect(JSON.parse(state.state_json as string)).toMatchObject({ balance: replayed });
+      expect(Number(state.version)).toBe(commits.at(-1)?.version);
+    }
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(seen.keys())).toEqual(new Set(acked.keys()));
+
+    // Pause: what the commands that met the cutover (DRAINING → DONE) waited.
+    const drainingAt = phaseAt.get('DRAINING') as number;
+    const doneAt = phaseAt.get('DONE') as number;
+    const held = traffic.sent.filter(
+      (s) => s.startedAt <= doneAt && s.startedAt + s.ms >= drainingAt,
+    );
+    const pauseP99 = quantile(
+      held.map((s) => s.ms),
+      0.99,
+    );
+    const steady = traffic.sent.filter((s) => s.startedAt + s.ms < drainingAt).map((s) => s.ms);
+    process.stdout.write(
+      `migration under load: ${traffic.sent.length} commands at ${Math.round(rate)}/s, 0 failed; ` +
+        `phases ${result.phases.map((p) => `${p.phase} ${p.ms.toFixed(0)} ms`).join(', ')}; ` +
+        `hold window ${result.holdMs?.toFixed(0)} ms; ${held.length} commands met the cutover, pause p99 ${pauseP99.toFixed(0)} ms ` +
+        `(steady p99 ${quantile(steady, 0.99).toFixed(0)} ms)\n`,
+    );
+    expect(held.length).toBeGreaterThan(0);
+  });
+
+  it('rolls back when the target does not match the drain (a stale writer appended), and the tenant keeps working on the source', async () => {
+    const { tenant, from, to } = await tenantToMove('stale');
+    const headers = { 'x-tenant-id': tenant };
+    for (const id of ['acc-1', 'acc-2']) {
+      await clients[0]!.submit(command(id, 'Open', { owner: 'e2e' }), headers);
+      await clients[1]!.submit(command(id, 'Deposit', { amount: 10 }), headers);
+    }
+    // After the source drained, a writer that missed the fence appends straight to JetStream.
+    class StaleWriterBeforeVerify extends NodeAdminClient {
+      override async verify(
+        node: { id: string; adminAddress: string },
+        t: TenantId,
+        epoch: number,
+        aggregates: readonly AggregatePosition[],
+        timeoutMs: number,
+      ) {
+        const last = (await commitsOf(t, 'acc-1')).at(-1) as StoredCommit;
+        const stale = commitOf(StreamKey.of(t, 'account', 'acc-1'), last.version + 1);
+        const events = stale.events.map((e) => ({
+          ...e,
+          event_type: 'Deposited',
+          payload: { amount: 1000 },
+        }));
+        await log.append({ ...stale, events }, last.position);
+        return super.verify(node, t, epoch, aggregates, timeoutMs);
+      }
+    }
+    const result = await migrator(new StaleWriterBeforeVerify(ADMIN_TOKEN)).migrate(tenant, to);
+
+    expect(result.outcome).toBe('ROLLED_BACK');
+    expect(result.reason).toMatch(/verification failed: 1 aggregate\(s\) differ.*account\/acc-1/);
+    const placement = await cluster.placement.load();
+    expect(resolveOwner(placement, tenant)).toBe(from);
+    expect(placement.migrations.get(tenant)).toMatchObject({ phase: 'ROLLED_BACK', from, to });
+    // The source serves the tenant again, on top of the stale commit too.
+    for (const id of ['acc-1', 'acc-2']) {
+      await clients[0]!.submit(command(id, 'Deposit', { amount: 1 }), headers);
+    }
+    const state = await clients[1]!.getState(
+      { aggregate_type: 'account', aggregate_id: 'acc-1' },
+      headers,
+    );
+    expect(JSON.parse(state.state_json as string)).toMatchObject({ balance: 1011 });
+  });
+
+  // Last: it adds a fourth node to the shared cluster.
+  it('nodes add + rebalance --apply: about 1/N of the tenants move to the new node, each verified, under load', async () => {
+    const tenants = Array.from({ length: 60 }, (_, i) => Tenant.parse(`spread-${i}`));
+    for (const [i, tenant] of tenants.entries()) {
+      await clients[i % 2]!.submit(command('acc', 'Open', { owner: 'e2e' }), {
+        'x-tenant-id': tenant,
+      });
+    }
+    const added = await placementctl('--json', 'nodes', 'add', 'node-d');
+    expect(added.code, added.err).toBe(EXIT.OK);
+    const frozen = (JSON.parse(added.out) as { frozen: number }).frozen;
+    await cluster.startNode('node-d');
+    // Joining moved nobody: the plan is exactly the frozen tenants, onto node-d.
+    const plan = JSON.parse((await placementctl('--json', 'rebalance', '--plan')).out) as {
+      moves: Array<{ tenant: string; to: string }>;
+    };
+    expect(plan.moves).toHaveLength(frozen);
+    expect(plan.moves.every((m) => m.to === 'node-d')).toBe(true);
+    expect(frozen / tenants.length).toBeGreaterThan(0.1);
+    expect(frozen / tenants.length).toBeLessThan(0.45);
+
+    // Light traffic on every tenant while they move.
+    const failures: string[] = [];
+    let running = true;
+    const traffic = Array.from({ length: 4 }, async (_, loop) => {
+      for (let i = loop; running; i += 4) {
+        const tenant = tenants[i % tenants.length] as TenantId;
+        await clients[i % 2]!.submit(command('acc', 'Deposit', { amount: 1 }), {
+          'x-tenant-id': tenant,
+        }).catch((error: Error) => failures.push(`${tenant}: ${error.message}`));
+      }
+    });
+    const applied = await placementctl('--json', 'rebalance', '--apply', '--concurrency', '3');
+    running = false;
+    await Promise.all(traffic);
+    expect(applied.code, applied.err + applied.out).toBe(EXIT.OK);
+    const outcome = JSON.parse(applied.out) as {
+      moved: number;
+      unpinned: number;
+      complete: boolean;
+      holdMs: { p99: number };
+    };
+    expect(outcome).toMatchObject({ moved: frozen, unpinned: frozen, complete: true });
+    expect(failures).toEqual([]);
+
+    // Every tenant is where the ring over four nodes puts it, without pins.
+    const placement = await cluster.placement.load();
+    expect(tenants.filter((t) => placement.pins.has(t))).toEqual([]);
+    const onD = tenants.filter((t) => resolveOwner(placement, t) === 'node-d');
+    expect(onD.map(String).sort()).toEqual(plan.moves.map((m) => m.tenant).sort());
+    expect(
+      (
+        JSON.parse((await placementctl('--json', 'rebalance', '--plan')).out) as {
+          moves: unknown[];
+        }
+      ).moves,
+    ).toEqual([]);
+    process.stdout.write(
+      `rebalance: ${frozen} of ${tenants.length} tenants moved to node-d under load, 0 failed commands, hold p99 ${outcome.holdMs.p99.toFixed(0)} ms\n`,
+    );
+  });
+});
