@@ -14,9 +14,11 @@
 // disjoint accounts). Then the route lookup cost per call: `resolveOwner` on a
 // placement of 3 nodes (ring and pinned tenants) and the router's memoised lookup
 // (`PlacementCache.ownerOf`). Prints a table of medians over the
-// rounds, one JSON line per case and the router/node ratio per concurrency.
+// rounds, the router process's CPU time per forwarded call, one JSON line per case and
+// the router/node ratio per concurrency.
 // Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -34,6 +36,8 @@ const AGGREGATES = 10_000;
 const TENANT = 'bench';
 const HEADERS = { 'x-tenant-id': TENANT };
 const LOOKUPS = 1_000_000;
+/** `/proc/<pid>/stat` counts CPU time in clock ticks (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_S = 100;
 
 type Submit = (aggregateId: string, type: string, data: Record<string, unknown>) => Promise<void>;
 
@@ -154,6 +158,11 @@ async function startRouterProcess(cluster: TestCluster, natsUrl: string) {
   return {
     grpcPort,
     httpPort,
+    /** CPU time (user + system) the router process has used, in ms; Linux /proc. */
+    cpuMs: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * (1_000 / CLOCK_TICKS_PER_S);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         child.removeAllListeners('exit');
@@ -204,6 +213,11 @@ async function main(): Promise<void> {
       }
     }
 
+    // CPU the router process spends per forwarded call (load-independent, unlike ops/s).
+    const routerCpu: Record<string, { ms: number; calls: number }> = {
+      router: { ms: 0, calls: 0 },
+      http: { ms: 0, calls: 0 },
+    };
     const results = new Map<string, Round[]>();
     const record = (kind: string, c: number, r: Round) => {
       results.set(`${kind}/${c}`, [...(results.get(`${kind}/${c}`) ?? []), r]);
@@ -213,7 +227,14 @@ async function main(): Promise<void> {
       for (const c of CONCURRENCY) {
         record('raw', c, await rawCase(js, r, c));
         for (const [kind, submit] of Object.entries(cases)) {
-          record(kind, c, await depositCase(submit, c, r * 997));
+          const cpu = routerProcess.cpuMs();
+          const measured = await depositCase(submit, c, r * 997);
+          record(kind, c, measured);
+          const spent = routerCpu[kind];
+          if (spent !== undefined) {
+            spent.ms += routerProcess.cpuMs() - cpu;
+            spent.calls += measured.ops;
+          }
         }
       }
       process.stdout.write(`round ${r}/${ROUNDS} done\n`);
@@ -229,9 +250,19 @@ async function main(): Promise<void> {
     console.log(
       `route lookup per call (3 nodes, 1,000 pins): resolveOwner ${lookup.resolve_owner_ns_ring} ns (ring) / ${lookup.resolve_owner_ns_pinned} ns (pinned); router's memoised lookup ${lookup.router_ns_ring} / ${lookup.router_ns_pinned} ns`,
     );
+    const cpuPerCall = Object.fromEntries(
+      Object.entries(routerCpu).map(([kind, { ms, calls }]) => [
+        `${kind}_us`,
+        Math.round((ms * 1_000) / calls),
+      ]),
+    );
+    console.log(
+      `router process CPU per call: ${cpuPerCall.router_us} µs (gRPC), ${cpuPerCall.http_us} µs (HTTP)`,
+    );
     console.log('');
     for (const s of summaries) console.log(JSON.stringify(s));
     console.log(JSON.stringify(lookup));
+    console.log(JSON.stringify({ case: 'router_cpu_per_call', ...cpuPerCall }));
     for (const c of CONCURRENCY) {
       const of = (kind: string) => summaries.find((s) => s.case === kind && s.concurrency === c)!;
       console.log(

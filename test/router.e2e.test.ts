@@ -147,6 +147,9 @@ describe('routing', () => {
       await client.submit(deposit('acc-1', i + 1), { 'x-tenant-id': tenant });
     }
     const elapsed = performance.now() - written;
+    process.stdout.write(
+      `pin write to both routers' next commands on node-b: ${elapsed.toFixed(1)} ms\n`,
+    );
     expect(elapsed).toBeLessThan(200);
     expect(await servedBy('node-b', tenant)).toBe(2);
     expect(await servedBy('node-a', tenant)).toBe(1);

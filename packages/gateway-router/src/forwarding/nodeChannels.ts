@@ -38,6 +38,8 @@ const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
   'grpc.keepalive_time_ms': 30_000,
+  // The router retries itself (once, after a refusal); grpc-js's retry layer only costs CPU.
+  'grpc.enable_retries': 0,
 };
 
 const STATE_NAMES: Readonly<Record<number, string>> = {
