@@ -409,6 +409,14 @@ describe('the database file', () => {
     expect(again.opened.reason).toMatch(/rebuild \(tenant 't'\) did not finish/);
   });
 
+  it('refuses a bad index path before touching the file', () => {
+    const path = join(dir, 'never.db');
+    expect(() => ReadModel.open({ path, indexes: { account: ['owner name'] } })).toThrow(
+      /query.indexes: "owner name" is not a dotted path/,
+    );
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('refuses to work once closed', async () => {
     const model = openModel();
     const waiting = model.waitForPosition('t', 99, 10_000);

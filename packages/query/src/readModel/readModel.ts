@@ -20,7 +20,7 @@ import { CursorCodec } from './cursor.js';
 import type { OpenReport } from './database.js';
 import { openDatabase } from './database.js';
 import type { IndexChanges } from './indexes.js';
-import { syncIndexes } from './indexes.js';
+import { parseIndexPath, syncIndexes } from './indexes.js';
 import { Lru } from './lru.js';
 import { afterCursor, effectiveKeys, orderBySql } from './pagePlan.js';
 import { PositionWaiters } from './positionWaiters.js';
@@ -94,7 +94,7 @@ export class ReadModel {
   readonly #maxLimit: number;
   readonly #positions = new TenantPositions();
   readonly #waiters = new PositionWaiters();
-  readonly #statements: Lru<string, Database.Statement>;
+  readonly #statements = new Lru<string, Database.Statement>(256);
   readonly #filters = new Lru<string, Filter>(256);
   readonly #sorts = new Lru<string, readonly SortKey[]>(64);
   readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
@@ -108,11 +108,12 @@ export class ReadModel {
       this.#maxLimit,
     );
     this.#cursors = new CursorCodec(options.cursorSecret);
+    const indexes = indexedPaths(options.indexes ?? {});
+    for (const path of indexes) parseIndexPath(path); // before the file is opened
     const { db, report } = openDatabase(options.path, options.integrityCheck ?? true);
     this.#db = db;
     this.opened = report;
-    this.#statements = new Lru(256);
-    syncIndexes(db, indexedPaths(options.indexes ?? {}));
+    syncIndexes(db, indexes);
     for (const row of db.prepare('SELECT tenant, position FROM checkpoints').all() as {
       tenant: string;
       position: number;
