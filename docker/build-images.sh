@@ -33,3 +33,5 @@ for target in node router controller; do
   log "tenantfold/$target:$tag $(image_id "tenantfold/$target:$tag")"
   echo "$(echo "$target" | tr '[:lower:]' '[:upper:]')_IMAGE=$(image_id "tenantfold/$target:$tag")"
 done
+# Rebuilds leave the previous images untagged; drop those no container uses.
+docker image prune -f --filter label=org.opencontainers.image.title=tenantfold >/dev/null
