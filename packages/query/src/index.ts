@@ -52,5 +52,9 @@ export {
   stateSubject,
   encodeNotification,
   decodeNotification,
+  SubscriptionLimits,
+  TooManySubscriptionsError,
+  DEFAULT_SUBSCRIPTIONS_PER_TENANT,
+  DEFAULT_SUBSCRIPTIONS_TOTAL,
 } from './live/index.js';
-export type { ChangeKind, StateNotification } from './live/index.js';
+export type { ChangeKind, StateNotification, SubscriptionLimitsOptions } from './live/index.js';

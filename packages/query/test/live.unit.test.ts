@@ -6,6 +6,8 @@ import {
   ReadModel,
   SlowSubscriberError,
   SubscriberBuffer,
+  SubscriptionLimits,
+  TooManySubscriptionsError,
   classifyChange,
   decodeNotification,
   encodeNotification,
@@ -177,5 +179,30 @@ describe('state notifications', () => {
     expect(() => decodeNotification(encode({ ...good, id: 'a.b' }))).toThrow(ValidationError);
     expect(() => decodeNotification(encode({ ...good, state: undefined }))).toThrow(/no state/);
     expect(() => stateSubject('t', 'account', 'a.>')).toThrow(ValidationError);
+  });
+});
+
+describe('SubscriptionLimits', () => {
+  it('caps open subscriptions per tenant and in total, and gives slots back once', () => {
+    const limits = new SubscriptionLimits({ perTenant: 2, total: 3 });
+    const a1 = limits.acquire('a');
+    limits.acquire('a');
+    expect(() => limits.acquire('a')).toThrow(/tenant 'a' already has 2 open subscriptions/);
+    limits.acquire('b');
+    const total = (() => {
+      try {
+        limits.acquire('c');
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(total).toBeInstanceOf(TooManySubscriptionsError);
+    expect(total).toMatchObject({ code: 'UNAVAILABLE', scope: 'total', limit: 3 });
+    a1();
+    a1();
+    expect(limits.open('a')).toBe(1);
+    expect(limits.open()).toBe(2);
+    expect(() => limits.acquire('c')).not.toThrow();
+    expect(() => new SubscriptionLimits({ perTenant: 0 })).toThrow(RangeError);
   });
 });

@@ -13,3 +13,10 @@ export {
   decodeNotification,
 } from './notification.js';
 export type { StateNotification } from './notification.js';
+export {
+  SubscriptionLimits,
+  TooManySubscriptionsError,
+  DEFAULT_SUBSCRIPTIONS_PER_TENANT,
+  DEFAULT_SUBSCRIPTIONS_TOTAL,
+} from './subscriptionLimits.js';
+export type { SubscriptionLimitsOptions } from './subscriptionLimits.js';
