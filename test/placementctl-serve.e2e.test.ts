@@ -32,7 +32,7 @@ const SERVED_AGAIN_WITHIN_MS = 5_000;
 let nats: NatsServer;
 let nc: NatsConnection;
 let placement: PlacementStore;
-let nodes: AggregateNode[] = [];
+const nodes: AggregateNode[] = [];
 let victim: ChildProcess | undefined;
 let router: GatewayRouter;
 let client: GrpcClient;
