@@ -501,6 +501,26 @@ describe('placement file', () => {
       // follows the new KV can get its command applied.
       const moved = tenantOn(placement, 'node-a', 'late');
       await cluster.placement.pin(moved, 'node-c');
+
+      // Meanwhile the file's placement is stale for it: node-a refuses, the router has no
+      // fresher placement to read, retries once, then passes the refusal on with the owner.
+      const stale = grpcClient(router.grpcPort);
+      let attempt = 0;
+      let refusals = 0;
+      try {
+        await vi.waitFor(async () => {
+          const refused = await grpcRejection(
+            stale.submit(open(`acc-stale-${attempt++}`), { 'x-tenant-id': moved }),
+          );
+          if (refused.code === status.UNAVAILABLE) refusals++;
+          expect(refused.code).toBe(status.UNAVAILABLE);
+          expect(refused.metadata.get('x-owner-node')).toEqual(['node-c']);
+        });
+      } finally {
+        stale.close();
+      }
+      // Each refused call was retried exactly once.
+      expect(await metricSum(router.httpPort, 'router_not_owner_retries_total')).toBe(refusals);
       lateNats = await startNatsServer({ port: kvPort });
       const nc = await connect({ servers: lateNats.url });
       try {
