@@ -6,7 +6,7 @@
 # no engine can run at all; an engine that fails to come up is a failure.
 # Ends with one line: `swarm lane: passed|FAILED|skipped (…) in Ns`.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 started=$SECONDS
 log() { echo "swarm-lane: $*"; }
 finish() { echo "swarm lane: $1 in $((SECONDS - started))s"; exit "$2"; }

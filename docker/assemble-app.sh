@@ -19,7 +19,7 @@ workspaces=""
 for app in $apps; do workspaces="$workspaces -w packages/$app"; done
 # `npm ls` exits non-zero on mere warnings (e.g. engine ranges); an empty list is the real failure.
 # shellcheck disable=SC2086 # one -w flag per app
-list=$(cd "$src" && npm ls --omit=dev --all --parseable $workspaces 2>/dev/null || true)
+list=$(cd "$src" && { npm ls --omit=dev --all --parseable $workspaces 2>/dev/null || true; })
 echo "$list" | grep -q "/node_modules/" || { echo "assemble-app: npm ls listed no dependencies in $src" >&2; exit 1; }
 
 # Sorted, a package directory comes before the ones nested in it; copy only the outermost.

@@ -6,6 +6,7 @@
 # Usage: docker/build-base-image.sh [TAG]   (default tenantfold/node-base:<node version>)
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=docker/rootfs.sh
 . ./rootfs.sh
 
 node_bin=$(readlink -f "$(command -v node)")

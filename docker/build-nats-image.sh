@@ -6,6 +6,7 @@
 # Usage: docker/build-nats-image.sh [TAG]   (default tenantfold/nats:<version>)
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=docker/rootfs.sh
 . ./rootfs.sh
 
 nats_bin=$(command -v nats-server) || { rootfs_log "nats-server not found (npm run setup installs it)"; exit 1; }

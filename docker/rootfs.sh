@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers to build a minimal image from binaries of this host, with no
 # registry: a root filesystem holding the binaries plus exactly the shared
 # libraries `ldd` lists, a static busybox for a shell and HTTP health checks,

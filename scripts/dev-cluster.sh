@@ -78,11 +78,11 @@ start() {
   pids+=($!) names+=("$name")
 }
 
-# stop_group PATTERN: TERM the services whose name matches, then wait for them.
+# stop_group PATTERN: TERM the services whose name matches (a glob), then wait for them.
+# shellcheck disable=SC2053,SC2317 # PATTERN is a glob; called from the traps
 stop_group() {
   local i
   for i in "${!pids[@]}"; do
-    # shellcheck disable=SC2053 # PATTERN is a glob
     [[ ${names[i]} == $1 ]] && kill -TERM "${pids[i]}" 2>/dev/null
   done
   for i in "${!pids[@]}"; do
@@ -90,6 +90,7 @@ stop_group() {
   done
 }
 stopping=0
+# shellcheck disable=SC2317 # called from the traps
 stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1

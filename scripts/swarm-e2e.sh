@@ -74,7 +74,8 @@ cleanup() {
   local left
   left=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | wc -l)
   log "stacks removed, $left volumes left; total $((SECONDS - started))s"
-  [ "$code" = 0 ] && [ "$left" = 0 ] && log "PASSED" || log "FAILED (exit $code)"
+  [ "$left" = 0 ] || code=1
+  if [ "$code" = 0 ]; then log "PASSED"; else log "FAILED (exit $code)"; fi
   exit "$code"
 }
 trap cleanup EXIT
@@ -165,7 +166,7 @@ for ((i = 0; i < 180; i++)); do
   [ -n "$new" ] && [ "$new" != "$old" ] && break
   sleep 0.5
 done
-[ -n "$new" ] && [ "$new" != "$old" ] || die "Swarm did not restart $victim within 90 s"
+if [ -z "$new" ] || [ "$new" = "$old" ]; then die "Swarm did not restart $victim within 90 s"; fi
 victim_port=NODE_${victim#node-}_ADMIN_PORT
 wait_ready "${!victim_port}"
 log "Swarm restarted $victim in $((SECONDS - killed_at))s (container ${new:0:12}); tasks:"
