@@ -103,15 +103,24 @@ export class NodeChannels {
       await this.#connect(client, node);
     }
     return new Promise((resolve, reject) => {
-      client[method](
-        request,
-        metadata,
-        { deadline: Date.now() + deadlineMs },
-        (error, response) => {
-          if (error === null) return resolve(response);
-          reject(this.#failure(node, error, deadlineMs));
-        },
-      );
+      try {
+        client[method](
+          request,
+          metadata,
+          { deadline: Date.now() + deadlineMs },
+          (error, response) => {
+            if (error === null) return resolve(response);
+            reject(this.#failure(node, error, deadlineMs));
+          },
+        );
+      } catch (error) {
+        // The pool was closed while this call waited for its connection (the node moved).
+        reject(
+          new RetryLaterError(`node '${node.id}' changed address during the call; retry`, 1, {
+            cause: error,
+          }),
+        );
+      }
     });
   }
 
@@ -178,7 +187,10 @@ export class NodeChannels {
   }
 
   #failure(node: NodeRecord, error: ServiceError, deadlineMs: number): Error {
-    const lost = error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED;
+    const lost =
+      error.code === status.UNAVAILABLE ||
+      error.code === status.DEADLINE_EXCEEDED ||
+      error.code === status.CANCELLED;
     if (hasErrorCode(error.metadata) || !lost) {
       return new NodeAnswerError(node.id, error.code, error.details, error.metadata);
     }
