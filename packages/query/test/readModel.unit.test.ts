@@ -144,6 +144,13 @@ describe('queries', () => {
     expect(() => model.query('bad tenant!', 'account')).toThrow(ValidationError);
     expect(() => model.query('t', 'Account')).toThrow(ValidationError);
     expect(() => model.query('t', 'account', { filter: 'balance >' })).toThrow(/column 10/);
+    const untyped = (value: unknown) => value as string;
+    expect(() => model.query('t', 'account', { filter: untyped(42) })).toThrow(
+      /filter must be a string/,
+    );
+    expect(() => model.query('t', 'account', { sort: untyped(42) })).toThrow(
+      /sort must be a string/,
+    );
   });
 });
 

@@ -337,14 +337,17 @@ export class ReadModel {
     return { binding, limit, limitCapped, sortValues, statements };
   }
 
+  // ASTs come from parseFilter / parseSort; anything else that is not text is
+  // handed to the parsers, which refuse it with a ValidationError.
   #filter(filter: string | Filter | undefined): Filter {
     if (filter === undefined) return { kind: 'all' };
-    if (typeof filter !== 'string') return filter;
+    if (typeof filter === 'object' && filter !== null) return filter;
     return this.#filters.getOrCreate(filter, (text) => parseFilter(text));
   }
 
   #sort(sort: string | readonly SortKey[] | undefined): readonly SortKey[] {
-    if (sort === undefined || typeof sort !== 'string') return sort ?? parseSort(undefined);
+    if (Array.isArray(sort)) return sort as readonly SortKey[];
+    if (typeof sort !== 'string') return parseSort(sort);
     return this.#sorts.getOrCreate(sort, (text) => parseSort(text));
   }
 
