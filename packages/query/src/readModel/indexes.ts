@@ -24,7 +24,9 @@ export function parseIndexPath(path: string, field = 'query.indexes'): readonly 
 }
 
 export interface IndexChanges {
+  /** State paths that got an index. */
   readonly created: readonly string[];
+  /** Names of the indexes dropped (`state_ix_<hash of the path>`). */
   readonly dropped: readonly string[];
 }
 
