@@ -96,14 +96,18 @@ export class GatewayRouter {
       onConnection: (connected) => m.natsConnected.set(connected ? 1 : 0),
     });
     if (!(await link.start())) {
-      if (config.placementFile === '') {
-        await link.stop();
-        throw new ValidationError(
-          `placement KV unreachable at ${config.natsServers.join(', ')} and no placement file to start from (set ROUTER_PLACEMENT_FILE)`,
-          'placementFile',
-        );
+      try {
+        if (config.placementFile === '') {
+          throw new ValidationError(
+            `placement KV unreachable at ${config.natsServers.join(', ')} and no placement file to start from (set ROUTER_PLACEMENT_FILE)`,
+            'placementFile',
+          );
+        }
+        cache.adoptFile(await readPlacementFile(config.placementFile), config.placementFile);
+      } catch (error) {
+        await link.stop(); // no retries left behind by a start that failed
+        throw error;
       }
-      cache.adoptFile(await readPlacementFile(config.placementFile), config.placementFile);
     }
 
     const service = new RouterService({
