@@ -130,4 +130,49 @@ describe('projections and process managers in the manifest', () => {
       /projection boom: \.\/boom\.js: project failed on Opened .*TypeError/,
     );
   });
+
+  it('folds and reacts in batches exactly as one call per event, each on a fresh scope', async () => {
+    const manifest = await loadManifest(BANK_ACCOUNT_MANIFEST);
+    const { projections, processManagers } = await loadManifestPrograms(manifest, { runtime });
+    const totals = projections[0]!;
+    const saga = processManagers[0]!;
+    const events = [
+      event('Opened', { owner: 'ann' }, 1),
+      event('Deposited', { amount: 5_000 }, 2),
+      event('Withdrawn', { amount: 1_200 }, 3),
+      event('Withdrawn', { amount: 10 }, 4),
+    ];
+    let oneByOne = totals.initialState();
+    for (const e of events) oneByOne = await totals.apply(oneByOne, e);
+    expect(await totals.applyMany(totals.initialState(), events)).toEqual(oneByOne);
+    const reactions = await saga.reactMany(events);
+    expect(reactions).toEqual(
+      await Promise.all(events.map((e) => saga.react('account', 'acc-1', e))),
+    );
+    expect(reactions.map((r) => r.length)).toEqual([0, 0, 1, 0]);
+
+    // A top-level variable does not carry from one event of a batch to the next.
+    const leaky = await ProgramProjection.load({
+      name: 'leaky',
+      subscribes: ['account' as never],
+      program: {
+        filename: './leaky.js',
+        code: 'let seen = 0;\nfunction initialState() { return []; }\nfunction project(s, e) { seen++; return [...s, seen]; }',
+      },
+      runtime,
+    });
+    expect(await leaky.applyMany([], events)).toEqual([1, 1, 1, 1]);
+    const failing = await ProgramProjection.load({
+      name: 'failing',
+      subscribes: ['account' as never],
+      program: {
+        filename: './failing.js',
+        code: 'function initialState() { return 0; }\nfunction project(s, e) { if (e.version === 3) throw new TypeError("bad"); return s + 1; }',
+      },
+      runtime,
+    });
+    await expect(failing.applyMany(0, events)).rejects.toThrow(
+      'projection failing: ./failing.js: project failed in a batch of 4 events: TypeError: bad',
+    );
+  });
 });

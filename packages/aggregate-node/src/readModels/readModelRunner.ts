@@ -5,6 +5,7 @@ import type {
   EventLog,
   JsonValue,
   Logger,
+  ProcessManagerCommand,
   AsyncProcessManager,
   AsyncProjection,
   StoredCommit,
@@ -70,8 +71,12 @@ export interface ProjectionView {
   readonly state: JsonValue;
 }
 
-/** Commits between checkpoint saves during a long catch-up. */
-const SAVE_EVERY_COMMITS = 500;
+/**
+ * Commits handed to the read models at once: a projection folds them in one
+ * crossing into its sandbox, a process manager reacts to them in one; the
+ * checkpoints are saved after each full batch.
+ */
+const BATCH_COMMITS = 256;
 /**
  * After a local commit, a tenant's pass waits this long so the commits of a
  * busy tenant share one read (reads on demand, such as a projection query, do
@@ -227,106 +232,172 @@ export class ReadModelRunner {
   private async pass(tenant: TenantId): Promise<void> {
     if (this.stopped) return;
     const models = await this.modelsOf(tenant);
-    const dispatching = this.options.mayDispatch(tenant);
-    const active = [
-      ...this.options.projections.map((p) => ({ kind: 'projection' as const, p })),
-      ...(dispatching
-        ? this.options.processManagers.map((m) => ({ kind: 'manager' as const, m }))
-        : []),
+    const active: Model[] = [
+      ...this.options.projections.map((projection): Model => ({
+        kind: 'projection',
+        projection,
+        subscribes: projection.subscribes,
+        cursor: models.projections.get(projection.name) as Cursor,
+      })),
+      ...(this.options.mayDispatch(tenant) ? this.options.processManagers : []).map(
+        (manager): Model => ({
+          kind: 'manager',
+          manager,
+          subscribes: manager.subscribes,
+          cursor: models.managers.get(manager.name) as Cursor,
+        }),
+      ),
     ];
-    const cursorOf = (a: (typeof active)[number]): Cursor =>
-      a.kind === 'projection'
-        ? (models.projections.get(a.p.name) as Cursor)
-        : (models.managers.get(a.m.name) as Cursor);
-    const subscribes = (a: (typeof active)[number]) =>
-      a.kind === 'projection' ? a.p.subscribes : a.m.subscribes;
     if (active.length === 0) return;
-    const from = Math.min(...active.map((a) => cursorOf(a).position));
-    const types = [...new Set(active.flatMap(subscribes))].map((t) => AggregateType.parse(t));
     const readAll = this.options.log.readAll?.bind(this.options.log);
-    if (readAll === undefined)
+    if (readAll === undefined) {
       throw new ValidationError('the event log has no stream-wide read', 'log');
-    const stalled = new Set<(typeof active)[number]>();
-    let sinceSave = 0;
+    }
+    const from = Math.min(...active.map((m) => m.cursor.position));
+    const types = [...new Set(active.flatMap((m) => m.subscribes))].map((t) =>
+      AggregateType.parse(t),
+    );
+    const stalled = new Set<Model>();
+    let batch: StoredCommit[] = [];
     try {
       for await (const commit of readAll({ tenant, types }, from)) {
-        for (const model of active) {
-          const cursor = cursorOf(model);
-          if (stalled.has(model) || commit.position <= cursor.position) continue;
-          if (!subscribes(model).includes(commit.stream.type)) {
-            cursor.position = commit.position; // read past: never read again for it
-            continue;
-          }
-          const ok =
-            model.kind === 'projection'
-              ? await this.project(model.p, cursor, commit)
-              : await this.react(model.m, commit, tenant);
-          if (ok) {
-            cursor.position = commit.position;
-            cursor.dirty = true;
-          } else {
-            stalled.add(model);
-          }
-        }
-        if (++sinceSave >= SAVE_EVERY_COMMITS) {
-          await this.save(tenant, models, true);
-          sinceSave = 0;
-        }
-        if (stalled.size === active.length) break;
+        batch.push(commit);
+        if (batch.length < BATCH_COMMITS) continue;
+        await this.feed(batch, active, stalled, tenant);
+        batch = [];
+        await this.save(tenant, models, true);
+        if (stalled.size === active.length) return;
       }
+      if (batch.length > 0) await this.feed(batch, active, stalled, tenant);
     } finally {
       await this.save(tenant, models, false);
     }
   }
 
+  /** Hands a batch of commits (in position order) to every read model not stalled. */
+  private async feed(
+    commits: readonly StoredCommit[],
+    models: readonly Model[],
+    stalled: Set<Model>,
+    tenant: TenantId,
+  ): Promise<void> {
+    for (const model of models) {
+      if (stalled.has(model)) continue;
+      const fresh = commits.filter((c) => c.position > model.cursor.position);
+      const mine = fresh.filter((c) => model.subscribes.includes(c.stream.type));
+      const ok =
+        mine.length === 0 ||
+        (model.kind === 'projection'
+          ? await this.project(model.projection, model.cursor, mine)
+          : await this.react(model.manager, model.cursor, mine, tenant));
+      const last = fresh.at(-1);
+      if (!ok) stalled.add(model);
+      else if (last !== undefined && last.position > model.cursor.position) {
+        model.cursor.position = last.position; // read past, also what it does not subscribe to
+        model.cursor.dirty = true;
+      }
+    }
+  }
+
+  /**
+   * Folds commits into a projection: all at once when it can, else commit by
+   * commit, advancing the cursor; false when one cannot be folded (the
+   * projection then waits at it).
+   */
   private async project(
     projection: AsyncProjection<JsonValue>,
     cursor: Cursor,
-    commit: StoredCommit,
+    commits: readonly StoredCommit[],
   ): Promise<boolean> {
-    let state = cursor.state ?? projection.initialState();
-    try {
-      for (const event of commit.events) state = await projection.apply(state, event);
-    } catch (error) {
-      this.options.logger.error(
-        { projection: projection.name, position: commit.position, err: error },
-        'projection stopped at a commit it cannot fold',
-      );
-      return false;
+    const initial = cursor.state ?? projection.initialState();
+    if (projection.applyMany !== undefined) {
+      try {
+        cursor.state = await projection.applyMany(
+          initial,
+          commits.flatMap((c) => c.events),
+        );
+        advance(cursor, commits.at(-1));
+        return true;
+      } catch {
+        // find the commit at fault below
+      }
     }
-    cursor.state = state;
+    let state = initial;
+    for (const commit of commits) {
+      try {
+        for (const event of commit.events) state = await projection.apply(state, event);
+      } catch (error) {
+        this.options.logger.error(
+          { projection: projection.name, position: commit.position, err: error },
+          'projection stopped at a commit it cannot fold',
+        );
+        return false;
+      }
+      cursor.state = state;
+      advance(cursor, commit);
+    }
     return true;
   }
 
-  /** Dispatches the commands of one commit; false when the manager must wait for a later pass. */
+  /**
+   * Sends the commands a process manager asks for, commit by commit, advancing
+   * its cursor; false when it must wait (a program failure, or a command that
+   * cannot be sent now).
+   */
   private async react(
     manager: AsyncProcessManager,
-    commit: StoredCommit,
+    cursor: Cursor,
+    commits: readonly StoredCommit[],
     tenant: TenantId,
   ): Promise<boolean> {
-    const { logger } = this.options;
-    for (const event of commit.events) {
-      let commands;
+    const events = commits.flatMap((c) => c.events);
+    const reactions = await this.reactionsOf(manager, events, tenant);
+    let at = 0;
+    for (const commit of commits) {
+      for (const event of commit.events) {
+        const commands = reactions[at++];
+        if (commands === undefined) return false; // the program failed on this event
+        for (const [index, command] of commands.entries()) {
+          const envelope = processManagerEnvelope(manager.name, command, event, index);
+          if (!(await this.dispatchOne(manager.name, envelope, event))) return false;
+        }
+      }
+      advance(cursor, commit);
+    }
+    return true;
+  }
+
+  /** The reactions to `events`, in one batch when it can; cut short at the first failure. */
+  private async reactionsOf(
+    manager: AsyncProcessManager,
+    events: readonly EventEnvelope[],
+    tenant: TenantId,
+  ): Promise<ReadonlyArray<readonly ProcessManagerCommand[]>> {
+    if (manager.reactMany !== undefined) {
       try {
-        commands = await manager.react(event.aggregate_type, event.aggregate_id, event);
+        return await manager.reactMany(events);
+      } catch {
+        // find the event at fault below
+      }
+    }
+    const reactions: Array<readonly ProcessManagerCommand[]> = [];
+    for (const event of events) {
+      try {
+        reactions.push(await manager.react(event.aggregate_type, event.aggregate_id, event));
       } catch (error) {
-        logger.error(
+        this.options.logger.error(
           {
             process_manager: manager.name,
             tenant_id: tenant,
-            position: commit.position,
+            event_id: event.event_id,
             err: error,
           },
           'process manager stopped at an event it cannot react to',
         );
-        return false;
-      }
-      for (const [index, command] of commands.entries()) {
-        const envelope = processManagerEnvelope(manager.name, command, event, index);
-        if (!(await this.dispatchOne(manager.name, envelope, event))) return false;
+        break;
       }
     }
-    return true;
+    return reactions;
   }
 
   private async dispatchOne(
@@ -425,6 +496,21 @@ export class ReadModelRunner {
       cursor.dirty = false;
     }
   }
+}
+
+/** One read model of one tenant in a pass. */
+type Model = {
+  readonly subscribes: readonly string[];
+  readonly cursor: Cursor;
+} & (
+  | { readonly kind: 'projection'; readonly projection: AsyncProjection<JsonValue> }
+  | { readonly kind: 'manager'; readonly manager: AsyncProcessManager }
+);
+
+function advance(cursor: Cursor, commit: StoredCommit | undefined): void {
+  if (commit === undefined || commit.position <= cursor.position) return;
+  cursor.position = commit.position;
+  cursor.dirty = true;
 }
 
 /** KV key of one read model's checkpoint for one tenant. */

@@ -40,6 +40,13 @@ export interface AsyncProcessManager extends Omit<ProcessManager, 'react'> {
     streamId: string,
     event: EventEnvelope,
   ): Awaitable<readonly ProcessManagerCommand[]>;
+  /**
+   * Optional: the reactions to many events at once (one list per event), as
+   * `react` one by one would. On failure the runner falls back to `react`.
+   */
+  reactMany?(
+    events: readonly EventEnvelope[],
+  ): Awaitable<ReadonlyArray<readonly ProcessManagerCommand[]>>;
 }
 
 export interface ProcessManagerReport {

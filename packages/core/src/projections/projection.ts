@@ -20,4 +20,10 @@ export interface Projection<State = unknown> {
  */
 export interface AsyncProjection<State = unknown> extends Omit<Projection<State>, 'apply'> {
   apply(state: State, event: EventEnvelope): Awaitable<State>;
+  /**
+   * Optional: folds many events at once, as `apply` one by one would (a
+   * sandboxed program crosses into its sandbox once). On failure the runner
+   * falls back to `apply` to find the event at fault.
+   */
+  applyMany?(state: State, events: readonly EventEnvelope[]): Awaitable<State>;
 }

@@ -1,6 +1,7 @@
 import type { JsonValue } from '@tenantfold/core';
 import { ProgramLimitError, ValidationError } from '@tenantfold/core';
 import type {
+  BatchMode,
   CallOutcome,
   Program,
   ProgramFunction,
@@ -9,6 +10,14 @@ import type {
   ProgramSource,
 } from '../sandbox/index.js';
 import { resolveLimits } from '../sandbox/index.js';
+
+/** What a call gave: its JSON, or the message of why it failed. */
+export type Outcome =
+  | { readonly kind: 'returned'; readonly json: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+/** Longest a batch of calls may run, in ms (the largest per-call limit). */
+const MAX_BATCH_CPU_MS = 60_000;
 
 /** A loaded program with its limits, as projections and process managers call it. */
 export class ProgramCaller {
@@ -57,15 +66,28 @@ export class ProgramCaller {
   }
 
   /** Runs `fn`; a limit is a `ProgramLimitError` naming the program. */
-  async call(
+  call(fn: ProgramFunction, args: readonly JsonValue[]): Promise<Outcome> {
+    return this.outcomeOf(() => this.program.call(fn, args, this.limits));
+  }
+
+  /**
+   * `count` calls of `fn` in one crossing (see `Program.callBatch`), with
+   * `count` times the per-call CPU budget for the batch.
+   */
+  callBatch(
     fn: ProgramFunction,
-    args: readonly JsonValue[],
-  ): Promise<
-    Exclude<CallOutcome, { kind: 'rejected' | 'failed' }> | { kind: 'error'; message: string }
-  > {
+    mode: BatchMode,
+    args: JsonValue,
+    count: number,
+  ): Promise<Outcome> {
+    const cpuMs = Math.min(this.limits.cpuMs * Math.max(count, 1), MAX_BATCH_CPU_MS);
+    return this.outcomeOf(() => this.program.callBatch(fn, mode, args, { cpuMs }));
+  }
+
+  private async outcomeOf(run: () => Promise<CallOutcome>): Promise<Outcome> {
     let outcome: CallOutcome;
     try {
-      outcome = await this.program.call(fn, args, this.limits);
+      outcome = await run();
     } catch (error) {
       if (error instanceof ProgramLimitError) {
         throw new ProgramLimitError(`${this.label}: ${this.filename}: ${error.message}`, {
@@ -82,7 +104,7 @@ export class ProgramCaller {
 
   /** Runs `fn` at load, where any failure is a `ValidationError`; returns the result's JSON. */
   async callAtLoad(fn: ProgramFunction, args: readonly JsonValue[]): Promise<string> {
-    let outcome: Awaited<ReturnType<ProgramCaller['call']>>;
+    let outcome: Outcome;
     try {
       outcome = await this.call(fn, args);
     } catch (error) {

@@ -40,32 +40,63 @@ export class ProgramProcessManager implements AsyncProcessManager {
     _streamId: string,
     event: EventEnvelope,
   ): Promise<ProcessManagerCommand[]> {
-    const where = `process manager ${this.name}: ${this.caller.filename}: react on ${event.event_type} (version ${event.version} of ${event.aggregate_type} ${event.aggregate_id})`;
+    const where = `${this.label}: react on ${describeEvent(event)}`;
     const outcome = await this.caller.call('react', [event as unknown as JsonValue]);
     if (outcome.kind !== 'returned') throw new ApplyError(`${where} failed: ${outcome.message}`);
-    const result = JSON.parse(outcome.json) as JsonValue;
-    if (!Array.isArray(result)) {
-      throw new ApplyError(`${where} returned ${describe(result)}, expected a list of commands`);
-    }
-    return result.map((item, i) => {
-      if (
-        !isJsonObject(item) ||
-        typeof item.aggregate_type !== 'string' ||
-        typeof item.instance_id !== 'string' ||
-        !isJsonObject(item.command) ||
-        typeof item.command.type !== 'string'
-      ) {
-        throw new ApplyError(
-          `${where}: command ${i} must be { aggregate_type, instance_id, command: { type, data } }, got ${JSON.stringify(item)}`,
-        );
-      }
-      return {
-        aggregate_type: item.aggregate_type,
-        instance_id: item.instance_id,
-        command: item.command,
-      };
-    });
+    return commandsOf(JSON.parse(outcome.json) as JsonValue, where);
   }
+
+  /** The reactions to many events (one list each) in one crossing into the sandbox. */
+  async reactMany(events: readonly EventEnvelope[]): Promise<ProcessManagerCommand[][]> {
+    const outcome = await this.caller.callBatch(
+      'react',
+      'each',
+      events.map((event) => [event as unknown as JsonValue]),
+      events.length,
+    );
+    if (outcome.kind !== 'returned') {
+      throw new ApplyError(
+        `${this.label}: react failed in a batch of ${events.length} events: ${outcome.message}`,
+      );
+    }
+    const results = JSON.parse(outcome.json) as JsonValue[];
+    return results.map((result, i) =>
+      commandsOf(result, `${this.label}: react on ${describeEvent(events[i] as EventEnvelope)}`),
+    );
+  }
+
+  private get label(): string {
+    return `process manager ${this.name}: ${this.caller.filename}`;
+  }
+}
+
+function describeEvent(event: EventEnvelope): string {
+  return `${event.event_type} (version ${event.version} of ${event.aggregate_type} ${event.aggregate_id})`;
+}
+
+/** The commands of one `react` result, checked. */
+function commandsOf(result: JsonValue, where: string): ProcessManagerCommand[] {
+  if (!Array.isArray(result)) {
+    throw new ApplyError(`${where} returned ${describe(result)}, expected a list of commands`);
+  }
+  return result.map((item, i) => {
+    if (
+      !isJsonObject(item) ||
+      typeof item.aggregate_type !== 'string' ||
+      typeof item.instance_id !== 'string' ||
+      !isJsonObject(item.command) ||
+      typeof item.command.type !== 'string'
+    ) {
+      throw new ApplyError(
+        `${where}: command ${i} must be { aggregate_type, instance_id, command: { type, data } }, got ${JSON.stringify(item)}`,
+      );
+    }
+    return {
+      aggregate_type: item.aggregate_type,
+      instance_id: item.instance_id,
+      command: item.command,
+    };
+  });
 }
 
 function describe(value: JsonValue): string {

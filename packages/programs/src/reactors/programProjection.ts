@@ -49,6 +49,20 @@ export class ProgramProjection implements AsyncProjection<JsonValue> {
     return JSON.parse(this.initialJson) as JsonValue;
   }
 
+  /** Folds many events in one crossing into the sandbox. */
+  async applyMany(state: JsonValue, events: readonly EventEnvelope[]): Promise<JsonValue> {
+    const outcome = await this.caller.callBatch(
+      'project',
+      'fold',
+      [state, events as unknown as JsonValue],
+      events.length,
+    );
+    if (outcome.kind === 'returned') return JSON.parse(outcome.json) as JsonValue;
+    throw new ApplyError(
+      `projection ${this.name}: ${this.caller.filename}: project failed in a batch of ${events.length} events: ${outcome.message}`,
+    );
+  }
+
   async apply(state: JsonValue, event: EventEnvelope): Promise<JsonValue> {
     const outcome = await this.caller.call('project', [state, event as unknown as JsonValue]);
     if (outcome.kind === 'returned') return JSON.parse(outcome.json) as JsonValue;

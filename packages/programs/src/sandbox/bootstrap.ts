@@ -20,10 +20,14 @@
  *   Error subclass still works (the "override mistake" fix of SES).
  *
  * The bootstrap's completion value is `install(factory)`, which returns
- * `call(name, argsJson)`. `factory` is the wrapped program (see
+ * `call(name, argsJson, mode)`. `factory` is the wrapped program (see
  * {@link wrapProgram}); `call` runs it afresh (new top-level bindings on every
  * call), calls the named function with the JSON-decoded arguments, and
- * returns a string whose first character says what happened:
+ * returns a string whose first character says what happened. With `mode`
+ * `'fold'` (`argsJson` = `[state, items]`) it folds `state = fn(state, item)`
+ * over the items, and with `'each'` (`argsJson` = a list of argument lists)
+ * it returns the list of results: one boundary crossing for many calls, each
+ * still on a fresh scope; the first failure ends the batch.
  *
  * - `R` + JSON: the function returned this JSON value (`name === null` asks
  *   for the list of functions the program defines);
@@ -200,16 +204,45 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
     }
   };
 
-  const install = (factory) => (name, argsJson) => {
+  // One call of fn on a fresh scope; returns [result] or a report string.
+  const once = (factory, name, args) => {
+    const fn = factory()[name];
+    if (typeof fn !== 'function') return report('F', 'TypeError', name + ' is not defined');
+    const result = apply(fn, undefined, args);
+    const problem = jsonProblem(result, 'result', new NativeSet());
+    if (problem !== undefined) return report('F', 'TypeError', name + '() returned a value that is not JSON: ' + problem);
+    return [result];
+  };
+
+  const install = (factory) => (name, argsJson, mode) => {
     try {
-      const scope = factory();
-      if (name === null) return 'R' + stringify(keys(scope).filter((k) => typeof scope[k] === 'function'));
-      const fn = scope[name];
-      if (typeof fn !== 'function') return report('F', 'TypeError', name + ' is not defined');
-      const result = apply(fn, undefined, parse(argsJson));
-      const problem = jsonProblem(result, 'result', new NativeSet());
-      if (problem !== undefined) return report('F', 'TypeError', name + '() returned a value that is not JSON: ' + problem);
-      return 'R' + stringify(result);
+      if (name === null) {
+        const scope = factory();
+        return 'R' + stringify(keys(scope).filter((k) => typeof scope[k] === 'function'));
+      }
+      const args = parse(argsJson);
+      if (mode === 'fold') {
+        // args = [state, items]: state = fn(state, item) for each item, each on a fresh scope.
+        let state = args[0];
+        for (const item of args[1]) {
+          const step = once(factory, name, [state, item]);
+          if (typeof step === 'string') return step;
+          state = step[0];
+        }
+        return 'R' + stringify(state);
+      }
+      if (mode === 'each') {
+        // args = [args0, args1, ...]: one call per entry, each on a fresh scope.
+        const results = [];
+        for (const entry of args) {
+          const step = once(factory, name, entry);
+          if (typeof step === 'string') return step;
+          results.push(step[0]);
+        }
+        return 'R' + stringify(results);
+      }
+      const step = once(factory, name, args);
+      return typeof step === 'string' ? step : 'R' + stringify(step[0]);
     } catch (error) {
       return describeThrow(error);
     }

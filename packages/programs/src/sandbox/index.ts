@@ -13,6 +13,6 @@ export {
   resolveLimits,
 } from './limits.js';
 export type { ProgramLimits } from './limits.js';
-export type { Program, ProgramSource, CallOptions, CallOutcome } from './program.js';
+export type { Program, ProgramSource, CallOptions, CallOutcome, BatchMode } from './program.js';
 export { PROGRAM_FUNCTIONS } from './bootstrap.js';
 export type { ProgramFunction } from './bootstrap.js';

@@ -48,4 +48,20 @@ export interface Program {
    * @throws UnavailableError when the runtime has been disposed
    */
   call(fn: ProgramFunction, args: readonly JsonValue[], options: CallOptions): Promise<CallOutcome>;
+  /**
+   * Many calls of `fn` in one crossing into the sandbox (each still on a fresh
+   * scope): `fold` takes `[state, items]` and returns the state after
+   * `state = fn(state, item)` for every item; `each` takes a list of argument
+   * lists and returns the list of results. The first failure ends the batch
+   * and is its outcome. `options.cpuMs` bounds the whole batch.
+   */
+  callBatch(
+    fn: ProgramFunction,
+    mode: BatchMode,
+    args: JsonValue,
+    options: CallOptions,
+  ): Promise<CallOutcome>;
 }
+
+/** How `Program.callBatch` runs its calls. */
+export type BatchMode = 'fold' | 'each';

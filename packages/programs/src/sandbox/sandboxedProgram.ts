@@ -12,10 +12,10 @@ import {
   standaloneProgram,
   wrapProgram,
 } from './bootstrap.js';
-import type { CallOptions, CallOutcome, Program, ProgramSource } from './program.js';
+import type { BatchMode, CallOptions, CallOutcome, Program, ProgramSource } from './program.js';
 
 /** `call(name, argsJson)` inside the isolate; `name === null` lists the defined functions. */
-type CallFn = (name: string | null, argsJson: string) => string;
+type CallFn = (name: string | null, argsJson: string, mode?: BatchMode) => string;
 type InstallFn = (factory: unknown) => CallFn;
 
 interface Live {
@@ -139,6 +139,15 @@ export class SandboxedProgram implements Program {
     return this.invoke(fn, args, options.cpuMs);
   }
 
+  callBatch(
+    fn: ProgramFunction,
+    mode: BatchMode,
+    args: JsonValue,
+    options: CallOptions,
+  ): Promise<CallOutcome> {
+    return this.invoke(fn, args, options.cpuMs, mode);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -152,13 +161,14 @@ export class SandboxedProgram implements Program {
 
   private async invoke(
     fn: ProgramFunction | null,
-    args: readonly JsonValue[],
+    args: JsonValue | readonly JsonValue[],
     cpuMs: number,
+    mode?: BatchMode,
   ): Promise<CallOutcome> {
     const argsJson = JSON.stringify(args);
     const slot = await this.acquire();
     try {
-      return await this.run(slot, fn, argsJson, cpuMs);
+      return await this.run(slot, fn, argsJson, cpuMs, mode);
     } finally {
       this.release(slot);
     }
@@ -200,12 +210,13 @@ export class SandboxedProgram implements Program {
     fn: ProgramFunction | null,
     argsJson: string,
     cpuMs: number,
+    mode: BatchMode | undefined,
   ): Promise<CallOutcome> {
     const live = await this.ensureLive(slot);
     const label = fn ?? 'top-level code';
     let raw: string;
     try {
-      raw = await live.call.apply(undefined, [fn, argsJson], { timeout: cpuMs });
+      raw = await live.call.apply(undefined, [fn, argsJson, mode], { timeout: cpuMs });
     } catch (error) {
       if (this.disposed) throw new UnavailableError('the program runtime is disposed');
       if (live.isolate.isDisposed) {
