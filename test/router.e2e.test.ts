@@ -25,7 +25,8 @@ beforeAll(async () => {
     natsUrl: inject('natsUrl'),
     routers: 2,
     // Every tenant keeps its own metrics label, so the test can see which node served it.
-    nodeEnv: { AGGREGATE_TENANT_LABEL_CAP: '10000' },
+    // The nodes accept the default tenant; whether a call may use it is the router's call.
+    nodeEnv: { AGGREGATE_TENANT_LABEL_CAP: '10000', AGGREGATE_ALLOW_DEFAULT_TENANT: 'true' },
   });
   routers = cluster.routers;
   clients = routers.map((router) => grpcClient(router.grpcPort));
@@ -359,6 +360,17 @@ describe('answers', () => {
       expect(error?.code).toBe(status.INVALID_ARGUMENT);
       expect(error?.details).toBe(answer.body.message);
     }
+  });
+
+  it('routes calls without a tenant to the default tenant only where the deployment allows it', async () => {
+    const router = await cluster.startRouter({ ROUTER_ALLOW_DEFAULT_TENANT: 'true' });
+    const body = { ...good, aggregate_id: 'acc-default' };
+    const answer = await http(router.httpPort, 'POST', '/v1/commands', { body });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect((answer.body.events as Array<{ tenant_id: string }>)[0]?.tenant_id).toBe('');
+    const owner = resolveOwner(await cluster.placement.load(), Tenant.DEFAULT)!;
+    expect(await servedBy(owner, '=default')).toBe(1);
+    expect((await post(body, {})).status).toBe(400); // the other routers do not allow it
   });
 
   it('answers bad JSON with 400 / INVALID_ARGUMENT naming what is not JSON', async () => {
