@@ -117,7 +117,7 @@ export class TenantMigration {
     if (epoch !== undefined) await this.checkRecord(tenant, epoch, 'from', ACTIVE_PHASES);
     const { gate, drainTimeoutMs, logger } = this.options;
     await gate.close(tenant, drainTimeoutMs);
-    await this.options.store().flush();
+    await this.options.store().flush({ tenant });
     const aggregates: AggregatePosition[] = [];
     for (const key of await this.streamsOf(tenant)) aggregates.push(await this.positionOf(key));
     logger.info({ tenant_id: tenant, epoch, aggregates: aggregates.length }, 'tenant drained');

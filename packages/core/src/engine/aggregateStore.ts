@@ -207,9 +207,15 @@ export class AggregateStore {
     return this.backend.deadLetters.list(processManager);
   }
 
-  /** Writes a snapshot of every live aggregate that has changed since its last one. */
-  async flush(): Promise<void> {
-    await Promise.all([...this.registry.all()].map((actor) => actor.flush()));
+  /**
+   * Writes a snapshot of every live aggregate (or every one of `target.tenant`)
+   * that has changed since its last one.
+   */
+  async flush(target?: { readonly tenant: TenantId }): Promise<void> {
+    const actors = [...this.registry.all()].filter(
+      (actor) => target === undefined || actor.key.tenant === target.tenant,
+    );
+    await Promise.all(actors.map((actor) => actor.flush()));
   }
 
   async close(): Promise<void> {
