@@ -308,6 +308,26 @@ describe('answers', () => {
     expect(grpcAgain).toMatchObject({ duplicate: true, version: viaGrpc[1]!.version });
   });
 
+  it('passes correlation id and traceparent on, and makes them up when absent', async () => {
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const given = await post(command('acc-t', 'Open', { owner: 'ann' }), {
+      ...headers,
+      'x-correlation-id': 'checkout-7',
+      traceparent: `00-${trace}-00f067aa0ba902b7-01`,
+    });
+    expect(given.headers.get('x-correlation-id')).toBe('checkout-7');
+    expect((given.body.events as Array<Record<string, unknown>>)[0]).toMatchObject({
+      correlation_id: 'checkout-7',
+      trace_id: trace,
+    });
+    const made = await post(command('acc-t', 'Deposit', { amount: 1 }));
+    const event = (made.body.events as Array<Record<string, unknown>>)[0]!;
+    expect(event.correlation_id).toBe(made.headers.get('x-correlation-id'));
+    expect(event.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(event.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(event.trace_id).not.toBe(trace);
+  });
+
   it('passes a domain rejection on with the same status and message on both transports', async () => {
     const answer = await post(command('acc-h', 'Withdraw', { amount: 1_000 }));
     const error = await grpcRejection(
