@@ -140,6 +140,7 @@ export class AggregateNode {
         sweepMs: config.readModelSweepMs,
       });
     const engine = await loadEngine();
+    const readModels = () => (node as AggregateNode).engine.readModels;
     const migration = new TenantMigration({
       nodeId: config.nodeId,
       store: () => (node as AggregateNode).engine.store,
@@ -148,9 +149,12 @@ export class AggregateNode {
       placement,
       logger,
       drainTimeoutMs: config.drainTimeoutMs,
-      // Read models follow the tenant: loaded with it on the target, dropped from the source.
-      onTenantLoaded: (tenant) => (node as AggregateNode).engine.readModels.catchUp(tenant),
-      onTenantReleased: (tenant) => (node as AggregateNode).engine.readModels.forget(tenant),
+      readModels: {
+        loaded: (tenant) => readModels().catchUp(tenant),
+        drained: (tenant) => readModels().saveNow(tenant),
+        verified: (tenant) => readModels().reload(tenant),
+        released: (tenant) => readModels().forget(tenant),
+      },
     });
     node = new AggregateNode(
       config,

@@ -135,6 +135,11 @@ describe('tenant migration between two nodes', () => {
     );
     expect(next.version).toBe(4);
     expect(await balanceOn(clientB, tenant, 'acc-1')).toBe(80);
+    // The read models moved too: node-b serves the tenant's totals, caught up.
+    const totals = await admin(nodeB, 'GET', `projections/totals?tenant_id=${tenant}`);
+    expect(totals.body.state).toEqual({ accounts: 2, balance: 80, deposited: 110, withdrawn: 30 });
+    const gone = await admin(nodeA, 'GET', `projections/totals?tenant_id=${tenant}`);
+    expect(gone.body).toMatchObject({ code: 'NOT_OWNER', owner: 'node-b' });
     const refused = await rejection(
       clientA.submit(command('acc-1', 'Deposit', { amount: 1 }), headers(tenant)),
     );

@@ -68,9 +68,17 @@ export interface TenantMigrationOptions {
   readonly logger: Logger;
   /** How long a drain waits for in-flight commands, in ms. */
   readonly drainTimeoutMs: number;
-  /** Called with a tenant the node has just warmed, or is releasing (read models follow). */
-  readonly onTenantLoaded?: (tenant: TenantId) => Promise<void>;
-  readonly onTenantReleased?: (tenant: TenantId) => Promise<void>;
+  /** Read models follow the tenant: the hooks below move them with it. */
+  readonly readModels?: {
+    /** Target, warm: catch the tenant's read models up. */
+    loaded(tenant: TenantId): Promise<void>;
+    /** Source, drain: save the tenant's checkpoints for the target. */
+    drained(tenant: TenantId): Promise<void>;
+    /** Target, verify: take over the checkpoints the source saved. */
+    verified(tenant: TenantId): Promise<void>;
+    /** Source, release: save and drop the tenant's read models. */
+    released(tenant: TenantId): Promise<void>;
+  };
 }
 
 /** Aggregates loaded at once while warming or verifying. */
@@ -98,7 +106,7 @@ export class TenantMigration {
     const started = performance.now();
     const keys = await this.streamsOf(tenant);
     await eachLimited(keys, LOAD_CONCURRENCY, (key) => this.options.store().stateOf(key));
-    await this.options.onTenantLoaded?.(tenant);
+    await this.options.readModels?.loaded(tenant);
     const report = {
       tenant_id: tenant,
       epoch,
@@ -118,6 +126,7 @@ export class TenantMigration {
     const { gate, drainTimeoutMs, logger } = this.options;
     await gate.close(tenant, drainTimeoutMs);
     await this.options.store().flush({ tenant });
+    await this.options.readModels?.drained(tenant);
     const aggregates: AggregatePosition[] = [];
     for (const key of await this.streamsOf(tenant)) aggregates.push(await this.positionOf(key));
     logger.info({ tenant_id: tenant, epoch, aggregates: aggregates.length }, 'tenant drained');
@@ -150,6 +159,7 @@ export class TenantMigration {
       const mismatch = compare(expected.get(name), found[i]);
       if (mismatch !== undefined) mismatches.push(mismatch);
     });
+    if (mismatches.length === 0) await this.options.readModels?.verified(tenant);
     const report = {
       tenant_id: tenant,
       epoch,
@@ -187,7 +197,7 @@ export class TenantMigration {
       );
     }
     const released = this.options.store().evict({ tenant });
-    await this.options.onTenantReleased?.(tenant);
+    await this.options.readModels?.released(tenant);
     gate.reopen(tenant);
     logger.info({ tenant_id: tenant, epoch, released }, 'tenant released');
     return { tenant_id: tenant, epoch, released };

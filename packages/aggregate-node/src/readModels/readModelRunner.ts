@@ -149,16 +149,36 @@ export class ReadModelRunner {
     }, NOTIFY_DELAY_MS).unref();
   }
 
+  /** Saves the tenant's checkpoints now, after the passes in flight (a drain hands them on). */
+  async saveNow(tenant: TenantId): Promise<void> {
+    await this.settled(tenant);
+    const models = this.tenants.get(tenant);
+    if (models !== undefined) await this.save(tenant, models, true);
+  }
+
+  /**
+   * Drops what this node holds of the tenant and catches up from the
+   * checkpoints in KV, as its previous owner left them (a verify takes them over).
+   */
+  async reload(tenant: TenantId): Promise<void> {
+    await this.settled(tenant);
+    this.tenants.delete(tenant);
+    await this.catchUp(tenant);
+  }
+
   /**
    * Forgets a tenant that left the node, after saving its checkpoints so its
    * next owner resumes from here.
    */
   async forget(tenant: TenantId): Promise<void> {
     this.known.delete(tenant);
-    await this.passes.get(tenant)?.current.catch(() => undefined);
-    const models = this.tenants.get(tenant);
+    await this.saveNow(tenant);
     this.tenants.delete(tenant);
-    if (models !== undefined) await this.save(tenant, models, true);
+  }
+
+  private async settled(tenant: TenantId): Promise<void> {
+    const slot = this.passes.get(tenant);
+    await (slot?.next ?? slot?.current)?.catch(() => undefined);
   }
 
   /**
@@ -215,9 +235,7 @@ export class ReadModelRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
-    await Promise.all(
-      [...this.passes.values()].map((slot) => (slot.next ?? slot.current).catch(() => undefined)),
-    );
+    await Promise.all([...this.passes.keys()].map((tenant) => this.settled(tenant)));
     for (const [tenant, models] of this.tenants) await this.save(tenant, models, true);
   }
 
