@@ -8,7 +8,9 @@ import type { TenantId } from '@tenantfold/core';
 import { TenantId as Tenant } from '@tenantfold/core';
 import type { MigrationPhase } from '@tenantfold/nats';
 import { resolveOwner } from '@tenantfold/nats';
-import { EXIT, Migrator, NodeAdminClient, runPlacementctl } from '@tenantfold/placement-controller';
+import { EXIT, Migrator, NodeAdminClient } from '@tenantfold/placement-controller';
+import type { CapturedRun } from '@tenantfold/placement-controller/testing';
+import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
 import { grpcClient } from './support/clients.js';
@@ -42,24 +44,15 @@ const deposit = (id: string, amount: number) => ({
   payload_json: JSON.stringify({ type: 'Deposit', data: { amount } }),
 });
 
-async function placementctl(
-  ...argv: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runPlacementctl(argv, {
-    env: {
-      PLACEMENTCTL_NATS_URL: inject('natsUrl'),
-      PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
-      PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
-      PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
-      PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
-    },
-    out: (text) => void (out += text),
-    err: (text) => void (err += text),
-    interactive: false,
+/** placementctl in this process, on the cluster's stream, subjects and bucket. */
+function placementctl(...argv: string[]): Promise<CapturedRun> {
+  return runCaptured(argv, {
+    PLACEMENTCTL_NATS_URL: inject('natsUrl'),
+    PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
+    PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
+    PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
+    PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
   });
-  return { code, out, err };
 }
 
 /** A new tenant with one open account, on whichever node the ring gives it. */

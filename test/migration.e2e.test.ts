@@ -10,9 +10,10 @@ import {
   MigrationMetrics,
   Migrator,
   NodeAdminClient,
-  runPlacementctl,
 } from '@tenantfold/placement-controller';
 import { commitOf } from '@tenantfold/testkit';
+import type { CapturedRun } from '@tenantfold/placement-controller/testing';
+import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
 import { grpcClient } from './support/clients.js';
@@ -43,25 +44,14 @@ afterAll(async () => {
 });
 
 /** placementctl in this process, on the cluster's stream, subjects and bucket. */
-async function placementctl(
-  ...argv: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const env = {
+function placementctl(...argv: string[]): Promise<CapturedRun> {
+  return runCaptured(argv, {
     PLACEMENTCTL_NATS_URL: inject('natsUrl'),
     PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
     PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
     PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
     PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
-  };
-  const code = await runPlacementctl(argv, {
-    env,
-    out: (text) => void (out += text),
-    err: (text) => void (err += text),
-    interactive: false,
   });
-  return { code, out, err };
 }
 
 const command = (id: string, type: string, data: Record<string, unknown>, commandId = '') => ({

@@ -1,12 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { runPlacementctl } from '../src/index.js';
-
-export interface CliRun {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
+import type { CapturedRun } from '../src/testing.js';
+import { runCaptured } from '../src/testing.js';
 
 /** Names of one test's stream, subjects and bucket, so tests never share data. */
 export function isolatedNames() {
@@ -18,19 +13,9 @@ export function isolatedNames() {
   };
 }
 
-/** Runs placementctl in this process with `env` as its whole environment. */
+/** placementctl in this process with `env` as its whole environment. */
 export function cliWith(env: Record<string, string>) {
-  return async (...argv: string[]): Promise<CliRun> => {
-    let out = '';
-    let err = '';
-    const code = await runPlacementctl(argv, {
-      env,
-      out: (text) => void (out += text),
-      err: (text) => void (err += text),
-      interactive: false,
-    });
-    return { code, out, err };
-  };
+  return (...argv: string[]): Promise<CapturedRun> => runCaptured(argv, env);
 }
 
 /** Appends one raw message to an aggregate subject: what `tenants list` counts. */

@@ -132,19 +132,27 @@ export class NodeAdminClient {
         'PLACEMENTCTL_ADMIN_TOKEN',
       );
     }
-    let res: Response;
-    try {
-      res = await fetch(`${adminUrl(node.adminAddress)}${path}`, {
+    const url = `${adminUrl(node.adminAddress)}${path}`;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const send = () =>
+      fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
+      });
+    let res: Response;
+    try {
+      // Once more on a dropped connection (a pooled socket the node closed): every
+      // migration call is idempotent for its epoch. Not after a timeout.
+      res = await send().catch((error: unknown) => {
+        if (signal.aborted) throw error;
+        return send();
       });
     } catch (error) {
-      const reason =
-        error instanceof Error && error.name === 'TimeoutError'
-          ? `no answer within ${timeoutMs} ms`
-          : `unreachable at ${node.adminAddress} (${(error as Error).message})`;
+      const reason = signal.aborted
+        ? `no answer within ${timeoutMs} ms`
+        : `unreachable at ${node.adminAddress} (${describeFetchError(error)})`;
       throw new NodeAdminError(node.id, call, reason, 0, { cause: error });
     }
     const text = await res.text();
@@ -178,4 +186,12 @@ export class NodeAdminClient {
 export interface NodeAddress {
   readonly id: string;
   readonly adminAddress: string;
+}
+
+/** fetch's own message is "fetch failed"; the socket's reason is in its cause. */
+function describeFetchError(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const detail = cause instanceof Error ? cause.message : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return detail === undefined ? message : `${message}: ${detail}`;
 }

@@ -36,3 +36,18 @@ export function tenantsByOwner(view: ClusterView): Map<string | undefined, Tenan
   }
   return owners;
 }
+
+/** One node as `nodes list` and `status` show it: its record and the tenants it owns. */
+export function nodeSummaries(view: ClusterView) {
+  const owners = tenantsByOwner(view);
+  return [...view.placement.nodes.values()].map((n) => ({
+    id: n.id,
+    status: n.status,
+    tenantRange: n.tenantRange,
+    weight: n.weight,
+    grpcAddress: n.grpcAddress,
+    adminAddress: n.adminAddress,
+    heartbeatAt: n.heartbeatAt,
+    tenants: owners.get(n.id)?.length ?? 0,
+  }));
+}

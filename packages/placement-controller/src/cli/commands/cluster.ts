@@ -1,7 +1,7 @@
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { NodeAdminClient } from '../../admin/nodeAdminClient.js';
 import { connectCluster } from '../../cluster/cluster.js';
-import { loadView, tenantsByOwner } from '../../cluster/view.js';
+import { loadView, nodeSummaries, tenantsByOwner } from '../../cluster/view.js';
 import { parseInteger } from '../arguments.js';
 import { ago, table } from '../output.js';
 import type { CommandSet } from '../program.js';
@@ -76,15 +76,9 @@ export function clusterCommands({ program, context, run }: CommandSet): void {
         const admin = new NodeAdminClient(context.config().adminToken);
         const owners = tenantsByOwner(view);
         const nodes = await Promise.all(
-          [...view.placement.nodes.values()].map(async (node) => ({
-            id: node.id,
-            status: node.status,
-            tenantRange: node.tenantRange,
-            weight: node.weight,
-            grpcAddress: node.grpcAddress,
-            heartbeatAt: node.heartbeatAt,
-            healthy: node.status === 'down' ? false : await admin.healthy(node, HEALTH_PROBE_MS),
-            tenants: owners.get(node.id)?.length ?? 0,
+          nodeSummaries(view).map(async (node) => ({
+            ...node,
+            healthy: node.status !== 'down' && (await admin.healthy(node, HEALTH_PROBE_MS)),
           })),
         );
         const migrations = [...view.placement.migrations]

@@ -1,6 +1,6 @@
 import { NotFoundError, TenantId as Tenant, ValidationError } from '@tenantfold/core';
 import { movesIfNodeAdded, tenantRing } from '@tenantfold/nats';
-import { loadView, tenantsByOwner } from '../../cluster/view.js';
+import { loadView, nodeSummaries, tenantsByOwner } from '../../cluster/view.js';
 import { parseInteger, parseNodeId } from '../arguments.js';
 import { ago, table } from '../output.js';
 import type { CommandSet } from '../program.js';
@@ -23,17 +23,7 @@ export function nodeCommands({ program, context, run }: CommandSet): void {
     .action(
       run(async () => {
         const view = await loadView(await context.cluster());
-        const owners = tenantsByOwner(view);
-        const list = [...view.placement.nodes.values()].map((n) => ({
-          id: n.id,
-          status: n.status,
-          tenantRange: n.tenantRange,
-          weight: n.weight,
-          grpcAddress: n.grpcAddress,
-          adminAddress: n.adminAddress,
-          heartbeatAt: n.heartbeatAt,
-          tenants: owners.get(n.id)?.length ?? 0,
-        }));
+        const list = nodeSummaries(view);
         context.print(list, () =>
           list.length === 0
             ? 'no nodes registered\n'
