@@ -9,6 +9,11 @@ export interface CliIo {
 
 /** The process's own streams and environment. */
 export function processIo(): CliIo {
+  // `placementctl … | head` closes the pipe early: that ends the output, it is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   return {
     env: process.env,
     out: (text) => void process.stdout.write(text),
