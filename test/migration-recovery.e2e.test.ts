@@ -98,6 +98,19 @@ async function abandonAt(
   await write('SWAPPING');
 }
 
+describe('placementctl migrate', () => {
+  it('shows each phase as it happens and a summary with the phase times and the hold', async () => {
+    const { tenant, from, to } = await openTenant('human');
+    const run = await placementctl('migrate', tenant, '--to', to);
+    expect(run.code, run.err).toBe(EXIT.OK);
+    const phases = ['PREPARING', 'WARMING', 'DRAINING', 'VERIFYING', 'SWAPPING', 'DONE'];
+    expect(run.err.split('\n').map((line) => line.trim().split(' ')[0])).toEqual([...phases, '']);
+    expect(run.out).toContain(`migrated ${tenant}: ${from} → ${to} (epoch 1, 1 aggregates)`);
+    expect(run.out).toMatch(/^VERIFYING +\d/m);
+    expect(run.out).toMatch(/commands held: \d+ ms \(DRAINING → DONE\); total \d+ ms/);
+  });
+});
+
 describe('migration failures', () => {
   it('rolls back with the reason when the target does not answer in time, and the source serves again', async () => {
     // A node whose admin port accepts connections and never answers: a hung process.
