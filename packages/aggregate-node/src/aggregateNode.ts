@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { AggregateStoreOptions, Logger, TenantId } from '@tenantfold/core';
-import { TenantId as Tenant, ValidationError } from '@tenantfold/core';
+import { TenantId as Tenant, UnavailableError, ValidationError } from '@tenantfold/core';
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
@@ -67,8 +67,12 @@ export class AggregateNode {
   private constructor(
     readonly config: NodeConfig,
     private readonly parts: NodeParts,
-    private engine: NodeEngine,
+    private readonly current: { engine: NodeEngine },
   ) {}
+
+  private get engine(): NodeEngine {
+    return this.current.engine;
+  }
 
   static async start(config: NodeConfig, options: NodeStartOptions = {}): Promise<AggregateNode> {
     const logger: Logger =
@@ -92,22 +96,25 @@ export class AggregateNode {
     const ownership = new PlacementOwnership(config.nodeId, placement, logger);
     await ownership.start();
     const gate = new TenantGate();
-    // The engine comes later and is replaced on reload: everything reads it through `node`.
-    // eslint-disable-next-line prefer-const
-    let node: AggregateNode | undefined;
+    // The engine comes later and a reload replaces it: everything reads the current one.
+    const current: { engine?: NodeEngine } = {};
+    const engine = (): NodeEngine => {
+      if (current.engine === undefined) throw new UnavailableError('the node is starting');
+      return current.engine;
+    };
     const metrics = new NodeMetrics({
       tenantLabelCap: config.tenantLabelCap,
-      liveActors: () => node?.engine.store.liveActors ?? 0,
+      liveActors: () => current.engine?.store.liveActors ?? 0,
     });
     watchBreaker(breaker, metrics, logger);
     const handler = new CommandHandler({
-      store: () => (node as AggregateNode).engine.store,
+      store: () => engine().store,
       gate,
       metrics,
       ownership,
       logger,
       allowDefaultTenant: config.allowDefaultTenant,
-      onCommitted: (tenant) => node?.engine.readModels.notify(tenant),
+      onCommitted: (tenant) => current.engine?.readModels.notify(tenant),
     });
     // Process managers' commands take the clients' path: ownership, fencing, intake, metrics.
     const dispatch: Dispatch = (envelope) =>
@@ -139,11 +146,11 @@ export class AggregateNode {
         logger,
         sweepMs: config.readModelSweepMs,
       });
-    const engine = await loadEngine();
-    const readModels = () => (node as AggregateNode).engine.readModels;
+    current.engine = await loadEngine();
+    const readModels = () => engine().readModels;
     const migration = new TenantMigration({
       nodeId: config.nodeId,
-      store: () => (node as AggregateNode).engine.store,
+      store: () => engine().store,
       gate,
       ownership,
       placement,
@@ -156,7 +163,7 @@ export class AggregateNode {
         released: (tenant) => readModels().forget(tenant),
       },
     });
-    node = new AggregateNode(
+    const node = new AggregateNode(
       config,
       {
         nc,
@@ -172,12 +179,12 @@ export class AggregateNode {
         deadLetters: new TenantDeadLetters(
           guarded.deadLetters,
           guarded.checkpoints,
-          () => (node as AggregateNode).engine.readModels.processManagerNames,
+          () => engine().readModels.processManagerNames,
         ),
         logger,
         loadEngine,
       },
-      engine,
+      current as { engine: NodeEngine },
     );
     await node.serve(options.heartbeatMs ?? 2_000);
     return node;
@@ -311,7 +318,7 @@ export class AggregateNode {
     const run = this.reloading.then(async () => {
       const next = await this.parts.loadEngine();
       const previous = this.engine;
-      this.engine = next;
+      this.current.engine = next;
       await previous.close();
       next.readModels.start([...previous.readModels.knownTenants, ...(await this.storedTenants())]);
       this.parts.logger.info(next.summary, 'manifest reloaded');
