@@ -83,6 +83,9 @@ export interface TenantMigrationOptions {
 
 /** Aggregates loaded at once while warming or verifying. */
 const LOAD_CONCURRENCY = 16;
+/** Re-reads of an aggregate found behind its reported position, and the first pause between them. */
+const CATCH_UP_ATTEMPTS = 3;
+const CATCH_UP_PAUSE_MS = 25;
 const ACTIVE_PHASES: readonly MigrationPhase[] = [
   'PREPARING',
   'WARMING',
@@ -152,7 +155,7 @@ export class TenantMigration {
     const names = [...new Set([...expected.keys(), ...present.keys()])].sort();
     const found = await eachLimited(names, LOAD_CONCURRENCY, async (name) => {
       const key = present.get(name);
-      return key === undefined ? undefined : this.positionOf(key);
+      return key === undefined ? undefined : this.caughtUp(key, expected.get(name));
     });
     const mismatches: VerifyMismatch[] = [];
     names.forEach((name, i) => {
@@ -224,6 +227,25 @@ export class TenantMigration {
       else this.options.logger.warn({ stream: Key.toString(key) }, 'stream of an unknown type');
     }
     return keys;
+  }
+
+  /**
+   * The aggregate as storage has it, read again (a few times, briefly apart)
+   * while it is behind the reported position: a replica answering reads may
+   * lag the stream leader.
+   */
+  private async caughtUp(
+    key: StreamKey,
+    reported: AggregatePosition | undefined,
+  ): Promise<AggregatePosition> {
+    let found = await this.positionOf(key);
+    for (let attempt = 1; attempt <= CATCH_UP_ATTEMPTS; attempt++) {
+      if (reported === undefined || found.position >= reported.position) break;
+      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS * attempt));
+      this.options.store().evict(key);
+      found = await this.positionOf(key);
+    }
+    return found;
   }
 
   private async positionOf(key: StreamKey): Promise<AggregatePosition> {
