@@ -16,7 +16,7 @@ import type { CapturedRun } from '@tenantfold/placement-controller/testing';
 import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
-import { grpcClient } from './support/clients.js';
+import { grpcClient, metricSum } from './support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
 
 let cluster: TestCluster;
@@ -209,6 +209,17 @@ describe('tenant migration', () => {
         `(steady p99 ${quantile(steady, 0.99).toFixed(0)} ms)\n`,
     );
     expect(held.length).toBeGreaterThan(0);
+    // The routers did hold commands in the cutover, and let every one of them go.
+    const holds = async (outcome: string) =>
+      (
+        await Promise.all(
+          cluster.routers.map((r) =>
+            metricSum(r.httpPort, 'router_held_commands_total', { outcome }),
+          ),
+        )
+      ).reduce((a, b) => a + b, 0);
+    expect(await holds('released')).toBeGreaterThan(0);
+    expect((await holds('timeout')) + (await holds('full'))).toBe(0);
   });
 
   it('rolls back when the target does not match the drain (a stale writer appended), and the tenant keeps working on the source', async () => {
