@@ -217,6 +217,15 @@ describe('placementctl on a real nats-server', () => {
     };
     expect(plan.moves.map((m) => m.tenant).sort()).toEqual(expected);
     expect(plan.moves.every((m) => m.to === 'node-c')).toBe(true);
+    // Pinning a frozen tenant by hand makes the pin the operator's: rebalance then leaves it.
+    const [kept] = plan.moves;
+    const owner = before.find((t) => t.tenant === kept?.tenant)?.owner as string;
+    expect((await cli('tenants', 'pin', kept?.tenant as string, owner)).code).toBe(EXIT.OK);
+    const replanned = JSON.parse((await cli('--json', 'rebalance', '--plan')).out) as {
+      moves: Array<{ tenant: string }>;
+    };
+    expect(replanned.moves.map((m) => m.tenant)).not.toContain(kept?.tenant);
+    expect(replanned.moves).toHaveLength(plan.moves.length - 1);
   });
 
   it('nodes: add refuses a registered id, drain pins the ring tenants, remove refuses an owner', async () => {

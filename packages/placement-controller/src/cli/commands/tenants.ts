@@ -122,6 +122,7 @@ export function tenantCommands({ program, context, run }: CommandSet): void {
         }
         const pin = placement.pins.get(tenant);
         if (pin?.nodeId === node) {
+          await cluster.frozen.clear(tenant); // the operator's pin now, which rebalance keeps
           context.print(
             { tenant, node, changed: false },
             () => `tenant already pinned to ${node}\n`,
@@ -129,6 +130,7 @@ export function tenantCommands({ program, context, run }: CommandSet): void {
           return;
         }
         await cluster.placement.pin(tenant, node, { expectedRevision: pin?.revision ?? 0 });
+        await cluster.frozen.clear(tenant); // the operator's pin now, which rebalance keeps
         context.print(
           { tenant, node, changed: true },
           () => `tenant ${Tenant.token(tenant)} pinned to ${node}\n`,
@@ -158,6 +160,7 @@ export function tenantCommands({ program, context, run }: CommandSet): void {
           );
         }
         await cluster.placement.unpin(tenant, { expectedRevision: pin.revision });
+        await cluster.frozen.clear(tenant);
         context.print(
           { tenant, unpinned: true, owner: ringOwner ?? null },
           () => `tenant ${Tenant.token(tenant)} unpinned (owner: ${ringOwner ?? 'none'})\n`,
