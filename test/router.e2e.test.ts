@@ -486,6 +486,39 @@ describe('failures', () => {
     }
   });
 
+  it('refuses held calls with retry-after when it stops, and finishes the rest', async () => {
+    const router = await cluster.startRouter();
+    const client = grpcClient(router.grpcPort);
+    const tenant = Tenant.parse('stopping');
+    const headers = { 'x-tenant-id': tenant };
+    try {
+      const revision = await cluster.placement.putMigration(
+        tenant,
+        {
+          phase: 'VERIFYING',
+          from: 'node-a',
+          to: 'node-b',
+          epoch: 1,
+          startedAt: new Date().toISOString(),
+        },
+        0,
+      );
+      await routersAt(revision);
+      const held = grpcRejection(client.submit(open('acc-1'), headers));
+      await vi.waitFor(async () => {
+        expect((await http(router.httpPort, 'GET', '/health')).body.held_commands).toBe(1);
+      });
+      await cluster.stopRouter(router);
+      const error = await held;
+      expect(error.code).toBe(status.UNAVAILABLE);
+      expect(error.details).toContain('shutting down');
+      expect(error.metadata.get('retry-after')).toEqual(['1']);
+      expect(router.state).toBe('STOPPED');
+    } finally {
+      client.close();
+    }
+  });
+
   it('answers UNAVAILABLE fast when the owning node cannot be reached, and counts it', async () => {
     const port = await freePort();
     await cluster.placement.registerNode({

@@ -149,6 +149,14 @@ export class TestCluster {
     return router;
   }
 
+  /** Stops one router and drops it from `routers`. */
+  async stopRouter(router: GatewayRouter): Promise<void> {
+    const index = this.routers.indexOf(router);
+    if (index === -1) throw new Error('not a router of this cluster');
+    this.routers.splice(index, 1);
+    await router.stop();
+  }
+
   /** Stops everything and deletes the cluster's streams and buckets. */
   async stop(): Promise<void> {
     const routers = this.routers.splice(0);
