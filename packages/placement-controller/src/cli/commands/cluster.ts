@@ -1,4 +1,5 @@
-import { openJetStreamBackend } from '@tenantfold/nats';
+import { JETSTREAM_BACKEND_DEFAULTS as STORAGE, openJetStreamBackend } from '@tenantfold/nats';
+import { FrozenPins } from '../../cluster/frozenPins.js';
 import { NodeAdminClient } from '../../admin/nodeAdminClient.js';
 import { connectCluster } from '../../cluster/cluster.js';
 import { loadView, nodeSummaries, tenantsByOwner } from '../../cluster/view.js';
@@ -47,8 +48,13 @@ export function clusterCommands({ program, context, run }: CommandSet): void {
           }
           const created = {
             stream: config.streamName,
-            deadLetterStream: 'DEAD_LETTERS',
-            buckets: ['SNAPSHOTS', 'CHECKPOINTS', config.placementBucket],
+            deadLetterStream: STORAGE.deadLetterStream,
+            buckets: [
+              STORAGE.snapshotBucket,
+              STORAGE.checkpointBucket,
+              config.placementBucket,
+              FrozenPins.bucketFor(config.placementBucket),
+            ],
             replicas,
             vnodes: (await cluster.placement.getRing()).vnodes,
           };
