@@ -8,7 +8,12 @@ import type { TenantId } from '@tenantfold/core';
 import { TenantId as Tenant } from '@tenantfold/core';
 import type { MigrationPhase } from '@tenantfold/nats';
 import { resolveOwner } from '@tenantfold/nats';
-import { EXIT, Migrator, NodeAdminClient } from '@tenantfold/placement-controller';
+import {
+  EXIT,
+  MigrationSupersededError,
+  Migrator,
+  NodeAdminClient,
+} from '@tenantfold/placement-controller';
 import type { CapturedRun } from '@tenantfold/placement-controller/testing';
 import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -175,6 +180,41 @@ describe('migration failures', () => {
     // Nothing left to recover.
     const again = await placementctl('--json', 'migrate', tenant, '--recover');
     expect(JSON.parse(again.out)).toEqual({ tenant, recovered: false });
+  });
+
+  it('stops when another controller settles the record under it, touching nothing more', async () => {
+    const { tenant, from, to } = await openTenant('raced');
+    // Right after the target warmed, another controller (a `serve` that judged the
+    // migration abandoned) rolls it back: this one must not go on to drain the source.
+    class RacedDuringWarm extends NodeAdminClient {
+      override async warm(
+        node: { id: string; adminAddress: string },
+        t: TenantId,
+        epoch: number,
+        ms: number,
+      ) {
+        const warmed = await super.warm(node, t, epoch, ms);
+        const record = await cluster.placement.getMigration(t);
+        await cluster.placement.putMigration(
+          t,
+          { ...record!, phase: 'ROLLED_BACK', reason: 'settled elsewhere' },
+          record!.revision,
+        );
+        return warmed;
+      }
+    }
+    const racing = new Migrator({
+      placement: cluster.placement,
+      admin: new RacedDuringWarm(ADMIN_TOKEN),
+    });
+    await expect(racing.migrate(tenant, to)).rejects.toThrow(MigrationSupersededError);
+    const placement = await cluster.placement.load();
+    expect(placement.migrations.get(tenant)).toMatchObject({
+      phase: 'ROLLED_BACK',
+      reason: 'settled elsewhere',
+    });
+    expect(resolveOwner(placement, tenant)).toBe(from);
+    await client.submit(deposit('acc', 1), { 'x-tenant-id': tenant });
   });
 
   it('refuses to start a second migration of a tenant in flight (exit 4)', async () => {

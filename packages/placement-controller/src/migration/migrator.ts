@@ -262,14 +262,18 @@ class MigrationRun {
     } catch (error) {
       if (!(error instanceof PlacementConflictError)) throw error;
       const now = await this.store.getMigration(this.tenant).catch(() => undefined);
-      if (now === undefined || now.epoch !== this.record.epoch || now.phase !== this.record.phase) {
+      const ours = now !== undefined && now.epoch === this.record.epoch;
+      if (ours && now.phase === this.record.phase) {
+        this.revision = now.revision; // the same record rewritten under us: try again on it
+        return this.enter(phase, reason);
+      }
+      if (!ours || now.phase !== phase) {
         throw new MigrationSupersededError(
           `the migration record of tenant '${this.tenant}' (epoch ${this.record.epoch}) was changed by someone else (now ${now === undefined ? 'absent' : `${now.phase}, epoch ${now.epoch}`}): stopped`,
           { cause: error },
         );
       }
-      this.revision = now.revision; // same content rewritten (e.g. a retried write landed): go on
-      return this.enter(phase, reason);
+      this.revision = now.revision; // an earlier attempt of this write landed after all
     }
     const at = performance.now();
     this.phases.push({ phase: this.record.phase, ms: at - this.phaseStartedAt });
