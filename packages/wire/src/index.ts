@@ -1,6 +1,7 @@
 export {
   tenantfoldProtos,
   commandServiceClient,
+  queryServiceClient,
   PROTO_DIR,
   PROTO_LOADER_OPTIONS,
 } from './protos.js';

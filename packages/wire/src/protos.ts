@@ -22,7 +22,10 @@ let loaded: { definition: PackageDefinition; v1: GrpcObject } | undefined;
 /** The tenantfold.v1 package, loaded once. */
 export function tenantfoldProtos(): { definition: PackageDefinition; v1: GrpcObject } {
   if (loaded === undefined) {
-    const definition = loadSync(['tenantfold/v1/commands.proto'], PROTO_LOADER_OPTIONS);
+    const definition = loadSync(
+      ['tenantfold/v1/commands.proto', 'tenantfold/v1/query.proto'],
+      PROTO_LOADER_OPTIONS,
+    );
     const root = loadPackageDefinition(definition) as { tenantfold: { v1: GrpcObject } };
     loaded = { definition, v1: root.tenantfold.v1 };
   }
@@ -31,4 +34,8 @@ export function tenantfoldProtos(): { definition: PackageDefinition; v1: GrpcObj
 
 export function commandServiceClient(): ServiceClientConstructor {
   return tenantfoldProtos().v1.CommandService as ServiceClientConstructor;
+}
+
+export function queryServiceClient(): ServiceClientConstructor {
+  return tenantfoldProtos().v1.QueryService as ServiceClientConstructor;
 }
