@@ -1,6 +1,5 @@
 export { CommandHandler } from './intake/commandHandler.js';
 export type {
-  CallContext,
   CommandHandlerOptions,
   OwnershipCheck,
   SubmitResult,
@@ -10,7 +9,7 @@ export { NodeMetrics, TenantLabels, OVERFLOW_TENANT_LABEL } from './metrics/node
 export type { CommandOutcome } from './metrics/nodeMetrics.js';
 export { GrpcServer } from './grpc/grpcServer.js';
 export type { GrpcServerOptions } from './grpc/grpcServer.js';
-export { commandService, callContextOf } from './grpc/commandService.js';
+export { commandService } from './grpc/commandService.js';
 export { AdminServer } from './admin/adminServer.js';
 export type { AdminHooks, AdminRequest, AdminServerOptions } from './admin/adminServer.js';
 export { loadNodeConfig, NODE_SETTINGS } from './config/nodeConfig.js';

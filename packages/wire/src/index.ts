@@ -6,3 +6,5 @@ export {
   PROTO_LOADER_OPTIONS,
 } from './protos.js';
 export { toServiceError, metadataValue, ERROR_CODE_KEY, OWNER_NODE_KEY } from './status.js';
+export { callContextOf, commandBodyOf, tenantOfCall } from './calls.js';
+export type { CallContext, SubmitCommandRequest } from './calls.js';

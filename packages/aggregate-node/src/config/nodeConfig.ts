@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { SettingsOf } from '@tenantfold/core';
-import { ConfigError, isJsonObject, parseSetting, readSettings } from '@tenantfold/core';
+import { loadSettings, parseSetting } from '@tenantfold/core';
 
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 const label = (raw: unknown): string => {
@@ -156,7 +154,7 @@ export const NODE_SETTINGS = {
   logLevel: {
     key: 'logLevel',
     env: 'AGGREGATE_LOG_LEVEL',
-    parse: parseSetting.oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'),
+    parse: parseSetting.logLevel,
     default: 'info',
     doc: 'pino log level',
   },
@@ -172,20 +170,5 @@ export function loadNodeConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   file?: string,
 ): NodeConfig {
-  const fromEnv = env.AGGREGATE_CONFIG?.trim();
-  const path = file ?? (fromEnv === '' ? undefined : fromEnv);
-  let values: Record<string, unknown> = {};
-  if (path !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new ConfigError([`config file ${path}: ${(error as Error).message}`]);
-    }
-    if (parsed !== null && parsed !== undefined && !isJsonObject(parsed)) {
-      throw new ConfigError([`config file ${path}: expected a mapping of settings`]);
-    }
-    values = parsed ?? {};
-  }
-  return readSettings(NODE_SETTINGS, env, values);
+  return loadSettings(NODE_SETTINGS, env, { fileEnv: 'AGGREGATE_CONFIG', file });
 }

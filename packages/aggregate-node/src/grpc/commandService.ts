@@ -5,34 +5,14 @@ import type {
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { EventEnvelope } from '@tenantfold/core';
-import { parseJson, ValidationError } from '@tenantfold/core';
-import type { CallContext, CommandHandler } from '../intake/commandHandler.js';
-import { metadataValue, toServiceError } from '@tenantfold/wire';
-
-interface SubmitCommandRequest {
-  tenant_id: string;
-  command_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  payload_json: string;
-  metadata: Record<string, string>;
-  expected_version?: number;
-  /** Set by proto-loader (`oneofs: true`) when the optional field is present. */
-  _expected_version?: 'expected_version';
-}
+import type { SubmitCommandRequest } from '@tenantfold/wire';
+import { callContextOf, commandBodyOf, toServiceError } from '@tenantfold/wire';
+import type { CommandHandler } from '../intake/commandHandler.js';
 
 interface GetStateRequest {
   tenant_id: string;
   aggregate_type: string;
   aggregate_id: string;
-}
-
-export function callContextOf(metadata: Metadata): CallContext {
-  return {
-    tenant: metadataValue(metadata, 'x-tenant-id'),
-    correlationId: metadataValue(metadata, 'x-correlation-id'),
-    traceparent: metadataValue(metadata, 'traceparent'),
-  };
 }
 
 function eventMessage(event: EventEnvelope) {
@@ -52,20 +32,7 @@ function unary<Req, Res>(handle: (request: Req, metadata: Metadata) => Promise<R
 export function commandService(handler: CommandHandler): UntypedServiceImplementation {
   return {
     SubmitCommand: unary(async (request: SubmitCommandRequest, metadata) => {
-      if (request.payload_json === '')
-        throw new ValidationError('payload_json is required', 'payload_json');
-      const body: Record<string, unknown> = {
-        tenant_id: request.tenant_id,
-        aggregate_type: request.aggregate_type,
-        aggregate_id: request.aggregate_id,
-        payload: parseJson(request.payload_json, 'payload_json'),
-        metadata: request.metadata,
-        ...(request.command_id === '' ? {} : { command_id: request.command_id }),
-        ...(request._expected_version === undefined
-          ? {}
-          : { expected_version: request.expected_version }),
-      };
-      const result = await handler.submit(callContextOf(metadata), body);
+      const result = await handler.submit(callContextOf(metadata), commandBodyOf(request));
       return {
         command_id: result.command_id,
         events: result.events.map(eventMessage),

@@ -1,26 +1,13 @@
-import type { AggregateStore, CommandResult, Logger } from '@tenantfold/core';
-import {
-  isTenantfoldError,
-  parseCommandEnvelope,
-  StreamKey,
-  TenantAccessDeniedError,
-  TenantId,
-  ValidationError,
-} from '@tenantfold/core';
+import type { AggregateStore, CommandResult, Logger, TenantId } from '@tenantfold/core';
+import { isTenantfoldError, parseCommandEnvelope, StreamKey } from '@tenantfold/core';
+import type { CallContext } from '@tenantfold/wire';
+import { tenantOfCall } from '@tenantfold/wire';
 import type { CommandOutcome, NodeMetrics } from '../metrics/nodeMetrics.js';
 import type { TenantGate } from './tenantGate.js';
 
 /** Who may be served here; throws `NotOwnerError` (with the owner) for other tenants. */
 export interface OwnershipCheck {
   assertOwned(tenant: TenantId): void;
-}
-
-/** Request context that arrives beside the body (gRPC metadata, HTTP headers). */
-export interface CallContext {
-  /** `x-tenant-id`; undefined when the header is absent. */
-  readonly tenant: string | undefined;
-  readonly correlationId?: string;
-  readonly traceparent?: string;
 }
 
 export interface CommandHandlerOptions {
@@ -47,23 +34,6 @@ export interface SubmitResult extends CommandResult {
 export class CommandHandler {
   constructor(private readonly options: CommandHandlerOptions) {}
 
-  /** The tenant of a call: from its header, checked against the body's. */
-  tenantOf(call: CallContext, bodyTenant?: unknown): TenantId {
-    if (call.tenant === undefined || call.tenant === '') {
-      if (!this.options.allowDefaultTenant) {
-        throw new ValidationError(
-          'x-tenant-id is required (this deployment has no default tenant)',
-          'x-tenant-id',
-        );
-      }
-    }
-    const tenant = TenantId.parse(call.tenant ?? '', 'x-tenant-id');
-    if (bodyTenant !== undefined && bodyTenant !== '' && bodyTenant !== tenant) {
-      throw new TenantAccessDeniedError(`body tenant_id does not match x-tenant-id '${tenant}'`);
-    }
-    return tenant;
-  }
-
   async submit(call: CallContext, body: Record<string, unknown>): Promise<SubmitResult> {
     const started = performance.now();
     const { metrics, logger } = this.options;
@@ -72,7 +42,7 @@ export class CommandHandler {
     let outcome: CommandOutcome = 'error';
     const log = { tenant_id: tenant, aggregate_id: body.aggregate_id, command_id: body.command_id };
     try {
-      const tenantId = this.tenantOf(call, body.tenant_id);
+      const tenantId = tenantOfCall(call, body.tenant_id, this.options.allowDefaultTenant);
       tenant = tenantId;
       this.options.ownership.assertOwned(tenantId);
       const envelope = parseCommandEnvelope({
@@ -131,7 +101,7 @@ export class CommandHandler {
     call: CallContext,
     body: Record<string, unknown>,
   ): Promise<{ state: unknown; version: number }> {
-    const tenant = this.tenantOf(call, body.tenant_id);
+    const tenant = tenantOfCall(call, body.tenant_id, this.options.allowDefaultTenant);
     this.options.ownership.assertOwned(tenant);
     const key = StreamKey.of(tenant, String(body.aggregate_type), String(body.aggregate_id));
     return this.options.store().stateOf(key);

@@ -1,2 +1,3 @@
 export { readSettings, ConfigError, parse as parseSetting } from './settings.js';
 export type { SettingSpec, SettingsSpec, SettingsOf } from './settings.js';
+export { loadSettings } from './settingsFile.js';

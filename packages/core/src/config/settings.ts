@@ -100,6 +100,9 @@ export const parse = {
       return raw as T;
     };
   },
+  /** A pino log level. */
+  logLevel: (raw: unknown): 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' =>
+    parse.oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent')(raw),
   /** Comma-separated list (or a YAML list) of URLs with the given schemes. */
   urls(...schemes: string[]) {
     return (raw: unknown): string[] => {

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { SettingsOf } from '@tenantfold/core';
-import { ConfigError, isJsonObject, parseSetting, readSettings } from '@tenantfold/core';
+import { loadSettings, parseSetting } from '@tenantfold/core';
 import { DEFAULT_PLACEMENT_BUCKET } from '@tenantfold/nats';
 
 const BUCKET = /^[A-Za-z0-9_-]{1,64}$/;
@@ -123,7 +121,7 @@ export const ROUTER_SETTINGS = {
   logLevel: {
     key: 'logLevel',
     env: 'ROUTER_LOG_LEVEL',
-    parse: parseSetting.oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'),
+    parse: parseSetting.logLevel,
     default: 'info',
     doc: 'pino log level',
   },
@@ -139,20 +137,5 @@ export function loadRouterConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   file?: string,
 ): RouterConfig {
-  const fromEnv = env.ROUTER_CONFIG?.trim();
-  const path = file ?? (fromEnv === '' ? undefined : fromEnv);
-  let values: Record<string, unknown> = {};
-  if (path !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new ConfigError([`config file ${path}: ${(error as Error).message}`]);
-    }
-    if (parsed !== null && parsed !== undefined && !isJsonObject(parsed)) {
-      throw new ConfigError([`config file ${path}: expected a mapping of settings`]);
-    }
-    values = parsed ?? {};
-  }
-  return readSettings(ROUTER_SETTINGS, env, values);
+  return loadSettings(ROUTER_SETTINGS, env, { fileEnv: 'ROUTER_CONFIG', file });
 }

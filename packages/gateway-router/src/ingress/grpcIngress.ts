@@ -1,35 +1,14 @@
 import type {
-  Metadata,
   sendUnaryData,
   ServerUnaryCall,
   ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { parseJson, ValidationError } from '@tenantfold/core';
-import { metadataValue, tenantfoldProtos } from '@tenantfold/wire';
+import type { CallContext, SubmitCommandRequest } from '@tenantfold/wire';
+import { callContextOf, commandBodyOf, tenantfoldProtos } from '@tenantfold/wire';
 import { grpcErrorOf } from './errorReply.js';
-import type { CallContext, RouterService } from './routerService.js';
-
-interface SubmitCommandRequest {
-  tenant_id: string;
-  command_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  payload_json: string;
-  metadata: Record<string, string>;
-  expected_version?: number;
-  /** Set by proto-loader (`oneofs: true`) when the optional field is present. */
-  _expected_version?: 'expected_version';
-}
-
-function callContextOf(metadata: Metadata): CallContext {
-  return {
-    tenant: metadataValue(metadata, 'x-tenant-id'),
-    correlationId: metadataValue(metadata, 'x-correlation-id'),
-    traceparent: metadataValue(metadata, 'traceparent'),
-  };
-}
+import type { RouterService } from './routerService.js';
 
 function unary<Req extends object, Res>(handle: (request: Req, call: CallContext) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -44,21 +23,7 @@ function unary<Req extends object, Res>(handle: (request: Req, call: CallContext
 export function commandServiceProxy(service: RouterService): UntypedServiceImplementation {
   return {
     SubmitCommand: unary(async (request: SubmitCommandRequest, call) => {
-      if (request.payload_json === '') {
-        throw new ValidationError('payload_json is required', 'payload_json');
-      }
-      const body: Record<string, unknown> = {
-        tenant_id: request.tenant_id,
-        aggregate_type: request.aggregate_type,
-        aggregate_id: request.aggregate_id,
-        payload: parseJson(request.payload_json, 'payload_json'),
-        metadata: request.metadata,
-        ...(request.command_id === '' ? {} : { command_id: request.command_id }),
-        ...(request._expected_version === undefined
-          ? {}
-          : { expected_version: request.expected_version }),
-      };
-      return (await service.submit(call, body, 'grpc SubmitCommand')).response;
+      return (await service.submit(call, commandBodyOf(request), 'grpc SubmitCommand')).response;
     }),
     GetState: unary(
       async (request: Record<string, unknown>, call) =>

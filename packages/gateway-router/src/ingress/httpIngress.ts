@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_PAYLOAD_BYTES, parseJson, ValidationError } from '@tenantfold/core';
 import type { Logger } from '@tenantfold/core';
 import { httpErrorOf, RETRY_AFTER } from './errorReply.js';
-import type { CallContext } from './routerService.js';
+import type { CallContext } from '@tenantfold/wire';
 
 /** What a route handler gets. */
 export interface HttpContext {

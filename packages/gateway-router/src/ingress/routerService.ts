@@ -1,27 +1,19 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { Logger } from '@tenantfold/core';
+import type { Logger, TenantId } from '@tenantfold/core';
 import {
   isJsonObject,
   isTenantfoldError,
   parseCommandEnvelope,
   StreamKey,
-  TenantAccessDeniedError,
-  TenantId,
   traceIdOf,
   Uuid,
   ValidationError,
 } from '@tenantfold/core';
+import type { CallContext } from '@tenantfold/wire';
+import { tenantOfCall } from '@tenantfold/wire';
 import { NodeAnswerError } from '../forwarding/errors.js';
 import type { Forwarder } from '../forwarding/forwarder.js';
 import type { RequestOutcome } from '../metrics/routerMetrics.js';
-
-/** What arrives beside the body (gRPC metadata, HTTP headers). */
-export interface CallContext {
-  /** `x-tenant-id`; undefined when absent. */
-  readonly tenant: string | undefined;
-  readonly correlationId?: string | undefined;
-  readonly traceparent?: string | undefined;
-}
 
 /** `tenantfold.v1.SubmitCommandResponse` as proto-loader decodes it. */
 export interface SubmitCommandResponse {
@@ -110,21 +102,6 @@ export class RouterService {
     });
   }
 
-  /** The tenant of a call: from its header, checked against the body's. */
-  tenantOf(call: CallContext, bodyTenant: unknown): TenantId {
-    if ((call.tenant === undefined || call.tenant === '') && !this.options.allowDefaultTenant) {
-      throw new ValidationError(
-        'x-tenant-id is required (this deployment has no default tenant)',
-        'x-tenant-id',
-      );
-    }
-    const tenant = TenantId.parse(call.tenant ?? '', 'x-tenant-id');
-    if (bodyTenant !== undefined && bodyTenant !== '' && bodyTenant !== tenant) {
-      throw new TenantAccessDeniedError(`body tenant_id does not match x-tenant-id '${tenant}'`);
-    }
-    return tenant;
-  }
-
   async #answer<T>(
     route: string,
     call: CallContext,
@@ -136,7 +113,7 @@ export class RouterService {
     let tenant = call.tenant ?? '';
     try {
       if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
-      const tenantId = this.tenantOf(call, body.tenant_id);
+      const tenantId = tenantOfCall(call, body.tenant_id, this.options.allowDefaultTenant);
       tenant = tenantId;
       const metadata = new Metadata();
       if (tenantId !== '') metadata.set('x-tenant-id', tenantId);
