@@ -58,3 +58,10 @@ export {
   DEFAULT_SUBSCRIPTIONS_TOTAL,
 } from './live/index.js';
 export type { ChangeKind, StateNotification, SubscriptionLimitsOptions } from './live/index.js';
+export {
+  sqliteQueryEngine,
+  STORE_READ_MODEL_FILE,
+  latestStates,
+  initialSet,
+} from './store/index.js';
+export type { SqliteQueryEngineOptions, StateSource } from './store/index.js';

@@ -24,6 +24,8 @@ export interface ActorSettings {
   readonly idempotencyWindow: number;
   readonly logger: Logger;
   readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
+  /** Called with each commit this actor wrote and the state it evolved to. */
+  readonly onCommitted?: (commit: StoredCommit, state: unknown) => void;
 }
 
 export interface CommandResult {
@@ -215,6 +217,7 @@ export class AggregateActor {
         },
       );
     }
+    this.reportCommitted(stored);
     // The commit is durable: a failed snapshot must not turn it into an error.
     await this.maybeSnapshot().catch((error: unknown) =>
       this.settings.logger.warn(
@@ -228,6 +231,18 @@ export class AggregateActor {
       position: stored.position,
       duplicate: false,
     };
+  }
+
+  /** The commit is durable: a failing listener is logged, never the command's error. */
+  private reportCommitted(commit: StoredCommit): void {
+    try {
+      this.settings.onCommitted?.(commit, this.state);
+    } catch (error) {
+      this.settings.logger.error(
+        { stream: Key.toString(this.key), position: commit.position, err: error },
+        'commit listener failed',
+      );
+    }
   }
 
   private async fold(commit: StoredCommit): Promise<void> {

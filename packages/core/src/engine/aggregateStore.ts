@@ -15,12 +15,20 @@ import type { Projection } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/index.js';
 import type { DeadLetter, StorageBackend } from '../storage/index.js';
 import { openFileBackend } from '../storage/index.js';
-import type { AggregateSnapshot, CommandResult } from './actor.js';
+import type { ActorSettings, AggregateSnapshot, CommandResult } from './actor.js';
 import { AggregateActor } from './actor.js';
 import { ActorRegistry } from './actorRegistry.js';
 import type { AnyDecider, CommandOf, StateOf } from './decider.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
+import type {
+  QueryEngine,
+  QueryEngineFactory,
+  StateChangeNotice,
+  StatePage,
+  StateQueryOptions,
+  StateSubscription,
+} from './queryEngine.js';
 
 /** Engine settings; every one has a default. */
 export interface AggregateStoreOptions {
@@ -73,6 +81,8 @@ export class AggregateStore {
   private readonly registry: ActorRegistry;
   private readonly projectionRunners = new Map<string, ProjectionRunner<unknown>>();
   private readonly managerRunners: ProcessManagerRunner[];
+  private readonly actorSettings: ActorSettings;
+  private queries: QueryEngine | undefined;
   private closed = false;
 
   private constructor(
@@ -83,6 +93,10 @@ export class AggregateStore {
     readonly options: AggregateStoreOptions,
   ) {
     this.registry = new ActorRegistry(options);
+    this.actorSettings = {
+      ...options,
+      onCommitted: (commit, state) => this.queries?.committed(commit, state),
+    };
     for (const p of projections) {
       this.projectionRunners.set(
         p.name,
@@ -109,6 +123,50 @@ export class AggregateStore {
     options: AggregateStoreOptions,
   ): AggregateStore {
     return new AggregateStore(backend, deciders, projections, managers, options);
+  }
+
+  /** @internal used by the builder: from now on every commit feeds `engine`. */
+  attachQueryEngine(engine: QueryEngine): void {
+    this.queries = engine;
+  }
+
+  /**
+   * One page of the aggregates of `decider`'s type whose state matches
+   * `filter` (the query language of @tenantfold/query: `balance > 50 and
+   * status = "open"`; empty: all), in one tenant.
+   * @throws ValidationError for a bad filter, sort or cursor (naming it)
+   */
+  query<D extends AnyDecider>(
+    decider: D,
+    filter = '',
+    options: StateQueryOptions = {},
+  ): StatePage<StateOf<D>> {
+    this.registered(decider.type);
+    return this.queryEngine().query(
+      TenantId.parse(options.tenant ?? ''),
+      decider.type,
+      filter,
+      options,
+    ) as StatePage<StateOf<D>>;
+  }
+
+  /**
+   * The aggregates matching `filter` now (`initial`), then `onChange` for
+   * every commit that makes one enter, change inside, or leave the set.
+   */
+  subscribe<D extends AnyDecider>(
+    decider: D,
+    filter: string,
+    onChange: (change: StateChangeNotice<StateOf<D>>) => void,
+    options: GetOptions = {},
+  ): StateSubscription<StateOf<D>> {
+    this.registered(decider.type);
+    return this.queryEngine().subscribe(
+      TenantId.parse(options.tenant ?? ''),
+      decider.type,
+      filter,
+      onChange as (change: StateChangeNotice) => void,
+    ) as StateSubscription<StateOf<D>>;
   }
 
   get liveActors(): number {
@@ -223,6 +281,7 @@ export class AggregateStore {
     this.closed = true;
     await this.flush();
     this.registry.close();
+    this.queries?.close();
     await this.backend.close();
   }
 
@@ -231,8 +290,18 @@ export class AggregateStore {
     const decider = this.registered(key.type);
     return this.registry.acquire(
       key,
-      () => new AggregateActor(key, decider, this.backend, this.options),
+      () => new AggregateActor(key, decider, this.backend, this.actorSettings),
     );
+  }
+
+  private queryEngine(): QueryEngine {
+    if (this.closed) throw new UnavailableError('the store is closed');
+    if (this.queries === undefined) {
+      throw new UnavailableError(
+        'this store has no query engine: add one with builder.queryEngine(sqliteQueryEngine()) from @tenantfold/query',
+      );
+    }
+    return this.queries;
   }
 
   private registered(type: string): AnyDecider {
@@ -259,6 +328,7 @@ export class AggregateStoreBuilder {
   private readonly projections: Projection[] = [];
   private readonly managers: ProcessManager[] = [];
   private options: AggregateStoreOptions = DEFAULT_STORE_OPTIONS;
+  private queryEngineFactory: QueryEngineFactory | undefined;
 
   constructor(private readonly target: string | StorageBackend) {}
 
@@ -282,6 +352,12 @@ export class AggregateStoreBuilder {
     return this;
   }
 
+  /** Enables `store.query` / `store.subscribe`: e.g. `sqliteQueryEngine()` from @tenantfold/query. */
+  queryEngine(factory: QueryEngineFactory): this {
+    this.queryEngineFactory = factory;
+    return this;
+  }
+
   idleTimeout(ms: number): this {
     return this.with({ idleTimeoutMs: ms });
   }
@@ -294,13 +370,28 @@ export class AggregateStoreBuilder {
   async open(): Promise<AggregateStore> {
     const backend =
       typeof this.target === 'string' ? await openFileBackend(this.target) : this.target;
-    return AggregateStore.create(
+    const store = AggregateStore.create(
       backend,
       this.deciders,
       this.projections,
       this.managers,
       Object.freeze({ ...this.options }),
     );
+    if (this.queryEngineFactory === undefined) return store;
+    try {
+      store.attachQueryEngine(
+        await this.queryEngineFactory({
+          ...(typeof this.target === 'string' ? { directory: this.target } : {}),
+          eventLog: backend.eventLog,
+          stateOf: (key) => store.stateOf(key),
+          logger: this.options.logger,
+        }),
+      );
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
 
   private unique(name: string, list: readonly { name: string }[]): void {

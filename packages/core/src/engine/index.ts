@@ -7,3 +7,14 @@ export { ActorRegistry } from './actorRegistry.js';
 export type { ActorRegistryOptions } from './actorRegistry.js';
 export { AggregateStore, AggregateStoreBuilder, DEFAULT_STORE_OPTIONS } from './aggregateStore.js';
 export type { AggregateStoreOptions, AggregateHandle, GetOptions } from './aggregateStore.js';
+export type {
+  QueryEngine,
+  QueryEngineContext,
+  QueryEngineFactory,
+  StateRecord,
+  StateQueryOptions,
+  StatePage,
+  StateChangeKind,
+  StateChangeNotice,
+  StateSubscription,
+} from './queryEngine.js';
