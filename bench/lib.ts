@@ -1,6 +1,9 @@
 // Shared by the benchmarks: timed rounds, medians, the raw JetStream append case, the table.
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import type { Decider } from '@tenantfold/core';
 import { DomainError } from '@tenantfold/core';
 
@@ -103,6 +106,24 @@ export function summarise(kind: string, concurrency: number, rounds: readonly Ro
     p99_ms: Number(median(sorted.map((s) => quantile(s, 0.99))).toFixed(3)),
     ops_per_s_rounds: rates.map(Math.round),
   };
+}
+
+/**
+ * The stream the raw case appends to (file storage, as the engine's), on a
+ * connection set up as a node's: no async stack traces (a capture per request).
+ */
+export async function openRawStream(
+  servers: string,
+): Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }> {
+  const nc = await connect({ servers, name: 'bench-raw', noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({
+    name: 'RAW',
+    subjects: ['raw.>'],
+    storage: StorageType.File,
+    allow_direct: true,
+  });
+  return { nc, jsm, js: jsm.jetstream() };
 }
 
 /** Raw appends: each worker owns a subject and tracks its last sequence. */

@@ -16,21 +16,17 @@
 // BENCH_REHYDRATION_RUNS (5), BENCH_MANIFEST (another manifest with an `account`
 // aggregate, e.g. without the example's projection and process manager).
 import { fileURLToPath } from 'node:url';
-import type { Client, ServiceError } from '@grpc/grpc-js';
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
-import { commandServiceClient } from '@tenantfold/wire';
 import { AggregateStore, silentLogger } from '@tenantfold/core';
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { startNatsServer } from '@tenantfold/testkit';
+import { accountId, AGGREGATES, depositCase, grpcSubmitter, openAccounts } from './accounts.js';
 import type { Round } from './lib.js';
 import {
   CONCURRENCY,
+  openRawStream,
   quantile,
   rawCase,
-  round,
   ROUND_MS,
   ROUNDS,
   summarise,
@@ -39,9 +35,7 @@ import {
 } from './lib.js';
 
 const REHYDRATION_RUNS = Number(process.env.BENCH_REHYDRATION_RUNS ?? 5);
-const AGGREGATES = 10_000;
 const REHYDRATION_EVENTS = 10_000;
-const TENANT = 'bench';
 const manifestSetting = process.env.BENCH_MANIFEST?.trim() ?? '';
 const MANIFEST =
   manifestSetting === ''
@@ -56,59 +50,6 @@ interface RehydrationSummary {
   readonly median_ms: number;
   readonly min_ms: number;
   readonly max_ms: number;
-}
-
-type Submit = (aggregateId: string, type: string, data: Record<string, unknown>) => Promise<void>;
-
-/** A promise-shaped `SubmitCommand` over one gRPC client (one HTTP/2 connection). */
-function grpcSubmitter(port: number): { submit: Submit; close: () => void } {
-  const Ctor = commandServiceClient();
-  const client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure()) as Client &
-    Record<
-      string,
-      (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void
-    >;
-  const submit: Submit = (aggregateId, type, data) =>
-    new Promise((resolve, reject) => {
-      const md = new Metadata();
-      md.set('x-tenant-id', TENANT);
-      client.SubmitCommand!(
-        {
-          aggregate_type: 'account',
-          aggregate_id: aggregateId,
-          payload_json: JSON.stringify({ type, data }),
-        },
-        md,
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
-  return { submit, close: () => client.close() };
-}
-
-const accountId = (n: number) => `acc-${n}`;
-
-/**
- * Node commands: worker `w` of `c` walks accounts w, w + c, w + 2c, ... so the
- * workers stay on disjoint accounts (but for the wrap-around) and every round
- * spreads over all 10,000 of them.
- */
-function nodeCase(submit: Submit, concurrency: number, offset: number) {
-  return round(concurrency, (worker, i) =>
-    submit(accountId((offset + worker + i * concurrency) % AGGREGATES), 'Deposit', { amount: 1 }),
-  );
-}
-
-/** Opens every account, `concurrency` commands in flight. */
-async function openAccounts(submit: Submit, concurrency: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < AGGREGATES) {
-        const n = next++;
-        await submit(accountId(n), 'Open', { owner: 'bench' });
-      }
-    }),
-  );
 }
 
 async function openTallyStore(url: string, snapshotEvery: number): Promise<AggregateStore> {
@@ -187,17 +128,8 @@ async function main(): Promise<void> {
     },
   );
   const grpc = grpcSubmitter(node.grpcPort);
-  // As the node's own connection: no async stack traces (a stack capture per request).
-  const nc = await connect({ servers: server.url, name: 'bench-raw', noAsyncTraces: true });
+  const { nc, js } = await openRawStream(server.url);
   try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'RAW',
-      subjects: ['raw.>'],
-      storage: StorageType.File,
-      allow_direct: true,
-    });
-    const js = jsm.jetstream();
     console.log(
       `nats-server ${nc.info?.version ?? '?'}, node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms per case, ${AGGREGATES} accounts`,
     );
@@ -224,7 +156,7 @@ async function main(): Promise<void> {
     for (let r = 1; r <= ROUNDS; r++) {
       for (const c of CONCURRENCY) {
         record('raw', c, await rawCase(js, r, c));
-        record('node', c, await nodeCase(grpc.submit, c, r * 997));
+        record('node', c, await depositCase(grpc.submit, c, r * 997));
       }
       process.stdout.write(`round ${r}/${ROUNDS} done\n`);
     }

@@ -20,71 +20,27 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { silentLogger, TenantId } from '@tenantfold/core';
 import { PlacementCache } from '@tenantfold/gateway-router';
 import type { NodeRecord } from '@tenantfold/nats';
 import { createPlacement, resolveOwner } from '@tenantfold/nats';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
-import { grpcClient, http } from '../test/support/clients.js';
+import { http } from '../test/support/clients.js';
 import { TestCluster } from '../test/support/cluster.js';
+import {
+  accountId,
+  AGGREGATES,
+  depositCase,
+  grpcSubmitter,
+  httpSubmitter,
+  openAccounts,
+} from './accounts.js';
 import type { Round } from './lib.js';
-import { CONCURRENCY, rawCase, round, ROUND_MS, ROUNDS, summarise, table } from './lib.js';
+import { CONCURRENCY, openRawStream, rawCase, ROUND_MS, ROUNDS, summarise, table } from './lib.js';
 
-const AGGREGATES = 10_000;
-const TENANT = 'bench';
-const HEADERS = { 'x-tenant-id': TENANT };
 const LOOKUPS = 1_000_000;
 /** `/proc/<pid>/stat` counts CPU time in clock ticks (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS_PER_S = 100;
-
-type Submit = (aggregateId: string, type: string, data: Record<string, unknown>) => Promise<void>;
-
-function grpcSubmitter(port: number): { submit: Submit; close: () => void } {
-  const client = grpcClient(port);
-  return {
-    submit: async (id, type, data) => {
-      await client.submit(
-        {
-          aggregate_type: 'account',
-          aggregate_id: id,
-          payload_json: JSON.stringify({ type, data }),
-        },
-        HEADERS,
-      );
-    },
-    close: client.close,
-  };
-}
-
-function httpSubmitter(port: number): Submit {
-  return async (id, type, data) => {
-    const answer = await http(port, 'POST', '/v1/commands', {
-      headers: HEADERS,
-      body: { aggregate_type: 'account', aggregate_id: id, payload: { type, data } },
-    });
-    if (answer.status !== 200)
-      throw new Error(`HTTP ${answer.status}: ${JSON.stringify(answer.body)}`);
-  };
-}
-
-const accountId = (n: number) => `acc-${n}`;
-
-function depositCase(submit: Submit, concurrency: number, offset: number) {
-  return round(concurrency, (worker, i) =>
-    submit(accountId((offset + worker + i * concurrency) % AGGREGATES), 'Deposit', { amount: 1 }),
-  );
-}
-
-async function openAccounts(submit: Submit, concurrency: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < AGGREGATES) await submit(accountId(next++), 'Open', { owner: 'bench' });
-    }),
-  );
-}
 
 /** ns per owner lookup for ring-resolved and pinned tenants (1,000 pins, 3 nodes). */
 function lookupCost() {
@@ -184,16 +140,8 @@ async function main(): Promise<void> {
   const node = grpcSubmitter(cluster.node('bench-node').grpcPort);
   const router = grpcSubmitter(routerProcess.grpcPort);
   const routerHttp = httpSubmitter(routerProcess.httpPort);
-  const nc = await connect({ servers: server.url, name: 'bench-raw', noAsyncTraces: true });
+  const { nc, js } = await openRawStream(server.url);
   try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'RAW',
-      subjects: ['raw.>'],
-      storage: StorageType.File,
-      allow_direct: true,
-    });
-    const js = jsm.jetstream();
     console.log(
       `nats-server ${nc.info?.version ?? '?'}, node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms per case, ${AGGREGATES} accounts`,
     );

@@ -12,8 +12,6 @@
 // Prints a table of medians over the rounds, one JSON line per case, and the
 // engine/raw ratio. Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000).
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { AggregateHandle, AggregateStore } from '@tenantfold/core';
 import { AggregateStore as Store } from '@tenantfold/core';
 import type { JetStreamBackend } from '@tenantfold/nats';
@@ -22,6 +20,7 @@ import { startNatsServer } from '@tenantfold/testkit';
 import type { Round, TallyCommand, TallyState } from './lib.js';
 import {
   CONCURRENCY,
+  openRawStream,
   quantile,
   rawCase,
   round,
@@ -97,21 +96,13 @@ async function readCases(
 async function main(): Promise<void> {
   const server = await startNatsServer();
   // As the backend's own connection: no async stack traces (a stack capture per request).
-  const nc = await connect({ servers: server.url, name: 'bench-raw', noAsyncTraces: true });
+  const { nc, jsm, js } = await openRawStream(server.url);
   const backend = await openJetStreamBackend({
     servers: server.url,
     connectionName: 'bench-engine',
   });
   const store = await Store.builder(backend).aggregate(Tally).open();
   try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'RAW',
-      subjects: ['raw.>'],
-      storage: StorageType.File,
-      allow_direct: true,
-    });
-    const js = jsm.jetstream();
     const version = nc.info?.version ?? '?';
     console.log(
       `nats-server ${version}, node ${process.version}, ${ROUNDS} rounds x ${ROUND_MS} ms per case`,

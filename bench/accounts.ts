@@ -1,0 +1,66 @@
+// Shared by the node and router benchmarks: bank-account commands over gRPC or HTTP.
+import { grpcClient, http } from '../test/support/clients.js';
+import { round } from './lib.js';
+
+export const AGGREGATES = 10_000;
+export const TENANT = 'bench';
+const HEADERS = { 'x-tenant-id': TENANT };
+
+export type Submit = (
+  aggregateId: string,
+  type: string,
+  data: Record<string, unknown>,
+) => Promise<void>;
+
+/** `SubmitCommand` over one gRPC client (one HTTP/2 connection) to a node or a router. */
+export function grpcSubmitter(port: number): { submit: Submit; close: () => void } {
+  const client = grpcClient(port);
+  return {
+    submit: async (id, type, data) => {
+      await client.submit(
+        {
+          aggregate_type: 'account',
+          aggregate_id: id,
+          payload_json: JSON.stringify({ type, data }),
+        },
+        HEADERS,
+      );
+    },
+    close: client.close,
+  };
+}
+
+/** `POST /v1/commands` on a router. */
+export function httpSubmitter(port: number): Submit {
+  return async (id, type, data) => {
+    const answer = await http(port, 'POST', '/v1/commands', {
+      headers: HEADERS,
+      body: { aggregate_type: 'account', aggregate_id: id, payload: { type, data } },
+    });
+    if (answer.status !== 200)
+      throw new Error(`HTTP ${answer.status}: ${JSON.stringify(answer.body)}`);
+  };
+}
+
+export const accountId = (n: number) => `acc-${n}`;
+
+/**
+ * Deposits: worker `w` of `c` walks accounts w, w + c, w + 2c, ... so the
+ * workers stay on disjoint accounts (but for the wrap-around) and every round
+ * spreads over all of them.
+ */
+export function depositCase(submit: Submit, concurrency: number, offset: number) {
+  return round(concurrency, (worker, i) =>
+    submit(accountId((offset + worker + i * concurrency) % AGGREGATES), 'Deposit', { amount: 1 }),
+  );
+}
+
+/** Opens every account, `concurrency` commands in flight. */
+export async function openAccounts(submit: Submit, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < AGGREGATES) await submit(accountId(next++), 'Open', { owner: 'bench' });
+    }),
+  );
+}
