@@ -1,6 +1,7 @@
 import type { Logger } from '@tenantfold/core';
 import { ValidationError } from '@tenantfold/core';
 import { readPlacementFile } from '@tenantfold/nats';
+import { SubscriptionLimits } from '@tenantfold/query';
 import { pino } from 'pino';
 import type { RouterConfig } from './config/routerConfig.js';
 import { Forwarder } from './forwarding/forwarder.js';
@@ -13,6 +14,7 @@ import { RouterService } from './ingress/routerService.js';
 import { RouterMetrics } from './metrics/routerMetrics.js';
 import { KvLink } from './placement/kvLink.js';
 import { PlacementCache } from './placement/placementCache.js';
+import { SubscriptionHub } from './subscriptions/subscriptionHub.js';
 
 /** Lifecycle: STARTING → RUNNING → STOPPING (SIGTERM) → STOPPED. */
 export type RouterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -27,6 +29,7 @@ interface Parts {
   readonly link: KvLink;
   readonly channels: NodeChannels;
   readonly hold: CutoverHold;
+  readonly subscriptions: SubscriptionHub;
   readonly grpc: GrpcIngress;
   readonly http: HttpIngress;
   readonly logger: Logger;
@@ -110,15 +113,32 @@ export class GatewayRouter {
       }
     }
 
-    const service = new RouterService({
-      forwarder: new Forwarder({
-        cache,
-        channels,
-        hold,
-        forwardTimeoutMs: config.forwardTimeoutMs,
-        onForwarded: (method, seconds) => m.forwardDuration.observe({ route: method }, seconds),
-        onRetry: () => m.notOwnerRetries.inc(),
+    const forwarder = new Forwarder({
+      cache,
+      channels,
+      hold,
+      forwardTimeoutMs: config.forwardTimeoutMs,
+      onForwarded: (method, seconds) => m.forwardDuration.observe({ route: method }, seconds),
+      onRetry: () => m.notOwnerRetries.inc(),
+    });
+    const subscriptions = new SubscriptionHub({
+      limits: new SubscriptionLimits({
+        perTenant: config.subscriptionsPerTenant,
+        total: config.subscriptionsTotal,
       }),
+      upstreams: {
+        ownerOf: (tenant) => forwarder.ownerNode(tenant),
+        refresh: () => cache.refresh(),
+        open: (node, request, metadata) => channels.subscribe(node, request, metadata),
+      },
+      bufferCapacity: config.subscriberBuffer,
+      reopenWindowMs: config.subscriptionReopenMs,
+      logger,
+    });
+    cache.onChange(() => subscriptions.placementChanged());
+    const service = new RouterService({
+      forwarder,
+      subscriptions,
       allowDefaultTenant: config.allowDefaultTenant,
       logger,
       onAnswered: (route, outcome) => m.requests.inc({ route, outcome }),
@@ -128,21 +148,25 @@ export class GatewayRouter {
     const grpc = new GrpcIngress(config.grpcListen, service);
     const http = new HttpIngress(
       config.httpListen,
-      httpRoutes(service, {
-        health: () => router.health(),
-        ready: () => router.readiness(),
-        metrics: async () => ({
-          contentType: m.registry.contentType,
-          body: await m.registry.metrics(),
-        }),
-      }),
+      httpRoutes(
+        service,
+        {
+          health: () => router.health(),
+          ready: () => router.readiness(),
+          metrics: async () => ({
+            contentType: m.registry.contentType,
+            body: await m.registry.metrics(),
+          }),
+        },
+        { heartbeatMs: config.sseHeartbeatMs },
+      ),
       logger,
     );
     const grpcPort = (await grpc.start()).port;
     const httpPort = (await http.start()).port;
     router = new GatewayRouter(
       config,
-      { cache, link, channels, hold, grpc, http, logger },
+      { cache, link, channels, hold, subscriptions, grpc, http, logger },
       grpcPort,
       httpPort,
     );
@@ -163,6 +187,7 @@ export class GatewayRouter {
       nats: link.connected ? 'connected' : 'disconnected',
       placement: { source: cache.source ?? 'none', revision: cache.current?.revision ?? -1 },
       held_commands: hold.held,
+      subscriptions: this.parts.subscriptions.count(),
       nodes: Object.fromEntries(channels.states()),
     };
   }
@@ -185,8 +210,9 @@ export class GatewayRouter {
   async stop(): Promise<void> {
     if (this.#state !== 'RUNNING') return;
     this.#state = 'STOPPING';
-    const { cache, link, channels, hold, grpc, http, logger } = this.parts;
+    const { cache, link, channels, hold, subscriptions, grpc, http, logger } = this.parts;
     hold.close();
+    subscriptions.closeAll();
     const deadline = this.config.forwardTimeoutMs;
     await Promise.all([grpc.stop(deadline), http.stop(deadline)]);
     cache.stop();

@@ -1,5 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { TenantId } from '@tenantfold/core';
+import type { NodeRecord } from '@tenantfold/nats';
 import type { Done } from '../holding/cutoverHold.js';
 import type { CutoverHold } from '../holding/cutoverHold.js';
 import type { PlacementCache } from '../placement/placementCache.js';
@@ -69,15 +70,21 @@ export class Forwarder {
     }
   }
 
-  async #once(request: ForwardRequest): Promise<unknown> {
+  /** The node that owns the tenant now; RetryLaterError when placement gives it none. */
+  ownerNode(tenant: TenantId): NodeRecord {
     const placement = this.options.cache.require();
-    const owner = this.options.cache.ownerOf(request.tenant);
+    const owner = this.options.cache.ownerOf(tenant);
     const node = owner === undefined ? undefined : placement.nodes.get(owner);
     if (node === undefined) {
       throw new RetryLaterError(
-        `no node serves tenant '${request.tenant}': placement revision ${placement.revision} has no active node for it`,
+        `no node serves tenant '${tenant}': placement revision ${placement.revision} has no active node for it`,
       );
     }
+    return node;
+  }
+
+  async #once(request: ForwardRequest): Promise<unknown> {
+    const node = this.ownerNode(request.tenant);
     const started = performance.now();
     try {
       return await this.options.channels.call(

@@ -2,17 +2,18 @@ import type {
   CallOptions,
   ChannelOptions,
   Client,
+  ClientReadableStream,
   ClientUnaryCall,
   Metadata,
   ServiceError,
 } from '@grpc/grpc-js';
 import { connectivityState, credentials, status } from '@grpc/grpc-js';
 import type { NodeRecord, Placement } from '@tenantfold/nats';
-import { commandServiceClient } from '@tenantfold/wire';
+import { commandServiceClient, queryServiceClient } from '@tenantfold/wire';
 import { hasErrorCode, NodeAnswerError, RetryLaterError } from './errors.js';
 
-/** The CommandService methods the router forwards. */
-export type ForwardedMethod = 'SubmitCommand' | 'GetState';
+/** The unary methods the router forwards: CommandService's and QueryService.Query. */
+export type ForwardedMethod = 'SubmitCommand' | 'GetState' | 'Query';
 
 type UnaryMethod = (
   request: unknown,
@@ -20,7 +21,17 @@ type UnaryMethod = (
   options: CallOptions,
   callback: (error: ServiceError | null, response?: unknown) => void,
 ) => ClientUnaryCall;
-type CommandClient = Client & Record<ForwardedMethod, UnaryMethod>;
+type CommandClient = Client & Record<'SubmitCommand' | 'GetState', UnaryMethod>;
+type QueryClient = Client & {
+  Query: UnaryMethod;
+  Subscribe(request: unknown, metadata: Metadata): ClientReadableStream<unknown>;
+};
+
+/** One connection to a node, with a client of each service over it. */
+interface Connection {
+  readonly commands: CommandClient;
+  readonly queries: QueryClient;
+}
 
 export interface NodeChannelsOptions {
   /** Connections per node; calls take them round-robin. */
@@ -54,17 +65,16 @@ class Pool {
   #next = 0;
   constructor(
     readonly address: string,
-    readonly clients: readonly CommandClient[],
+    readonly connections: readonly Connection[],
   ) {}
 
-  pick(): CommandClient {
-    const client = this.clients[this.#next++ % this.clients.length]!;
-    return client;
+  pick(): Connection {
+    return this.connections[this.#next++ % this.connections.length]!;
   }
 
   /** The best state among the pool's connections. */
   state(): number {
-    const states = this.clients.map((c) => c.getChannel().getConnectivityState(false));
+    const states = this.connections.map((c) => c.commands.getChannel().getConnectivityState(false));
     for (const wanted of [connectivityState.READY, connectivityState.CONNECTING]) {
       if (states.includes(wanted)) return wanted;
     }
@@ -72,7 +82,10 @@ class Pool {
   }
 
   close(): void {
-    for (const client of this.clients) client.close();
+    for (const { commands, queries } of this.connections) {
+      queries.close();
+      commands.close();
+    }
   }
 }
 
@@ -98,21 +111,17 @@ export class NodeChannels {
     metadata: Metadata,
     deadlineMs: number,
   ): Promise<unknown> {
-    const client = this.#pool(node).pick();
-    if (client.getChannel().getConnectivityState(true) !== connectivityState.READY) {
-      await this.#connect(client, node);
-    }
+    const connection = await this.#ready(node);
     return new Promise((resolve, reject) => {
       try {
-        client[method](
-          request,
-          metadata,
-          { deadline: Date.now() + deadlineMs },
-          (error, response) => {
-            if (error === null) return resolve(response);
-            reject(this.#failure(node, error, deadlineMs));
-          },
-        );
+        const unaryCall: UnaryMethod =
+          method === 'Query'
+            ? connection.queries.Query.bind(connection.queries)
+            : connection.commands[method].bind(connection.commands);
+        unaryCall(request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) => {
+          if (error === null) return resolve(response);
+          reject(this.#failure(node, error, deadlineMs));
+        });
       } catch (error) {
         // The pool was closed while this call waited for its connection (the node moved).
         reject(
@@ -122,6 +131,23 @@ export class NodeChannels {
         );
       }
     });
+  }
+
+  /**
+   * Opens QueryService.Subscribe on `node` once a connection is ready;
+   * `RetryLaterError` when the node cannot be reached.
+   */
+  async subscribe(
+    node: NodeRecord,
+    request: unknown,
+    metadata: Metadata,
+  ): Promise<ClientReadableStream<unknown>> {
+    const connection = await this.#ready(node);
+    try {
+      return connection.queries.Subscribe(request, metadata);
+    } catch (error) {
+      throw new RetryLaterError(`node '${node.id}' changed address; retry`, 1, { cause: error });
+    }
   }
 
   /** Drops pools of nodes that left placement or moved to another address. */
@@ -148,13 +174,34 @@ export class NodeChannels {
     const existing = this.#pools.get(node.id);
     if (existing?.address === node.grpcAddress) return existing;
     existing?.close();
-    const Client = commandServiceClient();
-    const open = () =>
-      new Client(node.grpcAddress, credentials.createInsecure(), CHANNEL_OPTIONS) as unknown;
-    const clients = Array.from({ length: this.options.channelsPerNode }, open) as CommandClient[];
-    const pool = new Pool(node.grpcAddress, clients);
+    const Commands = commandServiceClient();
+    const Queries = queryServiceClient();
+    const open = (): Connection => {
+      const commands = new Commands(
+        node.grpcAddress,
+        credentials.createInsecure(),
+        CHANNEL_OPTIONS,
+      ) as unknown as CommandClient;
+      const queries = new Queries(node.grpcAddress, credentials.createInsecure(), {
+        channelOverride: commands.getChannel(),
+      }) as unknown as QueryClient;
+      return { commands, queries };
+    };
+    const pool = new Pool(
+      node.grpcAddress,
+      Array.from({ length: this.options.channelsPerNode }, open),
+    );
     this.#pools.set(node.id, pool);
     return pool;
+  }
+
+  /** A connection of the node's pool, connected. */
+  async #ready(node: NodeRecord): Promise<Connection> {
+    const connection = this.#pool(node).pick();
+    if (connection.commands.getChannel().getConnectivityState(true) !== connectivityState.READY) {
+      await this.#connect(connection.commands, node);
+    }
+    return connection;
   }
 
   /**

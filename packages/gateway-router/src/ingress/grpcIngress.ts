@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import type {
   sendUnaryData,
   ServerUnaryCall,
+  ServerWritableStream,
   ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -32,7 +34,64 @@ export function commandServiceProxy(service: RouterService): UntypedServiceImple
   };
 }
 
-/** The router's gRPC server (CommandService); `start()` reports the port it got. */
+/** `QueryRequest` / `SubscribeRequest` as proto-loader decodes them (the fields the router reads). */
+interface QueryServiceRequest extends Record<string, unknown> {
+  consistency_token?: number;
+  /** Set by proto-loader (`oneofs: true`) when the optional field is present. */
+  _consistency_token?: 'consistency_token';
+}
+
+/** The body of a query or subscription: an unset `consistency_token` left out (proto3 would say 0). */
+function queryBodyOf(request: QueryServiceRequest): Record<string, unknown> {
+  const { _consistency_token: present, consistency_token: token, ...rest } = request;
+  return present === undefined ? rest : { ...rest, consistency_token: token };
+}
+
+/**
+ * `tenantfold.v1.QueryService` of the router: Query forwarded to the owner,
+ * GetState answered by the owner's CommandService.GetState (the same
+ * messages), Subscribe held through owner changes (RoutedSubscription).
+ */
+export function queryServiceProxy(service: RouterService): UntypedServiceImplementation {
+  return {
+    Query: unary(
+      async (request: QueryServiceRequest, call) =>
+        (await service.query(call, queryBodyOf(request), 'grpc Query')).response,
+    ),
+    GetState: unary(
+      async (request: Record<string, unknown>, call) =>
+        (await service.getState(call, request, 'grpc QueryService.GetState')).response,
+    ),
+    Subscribe: (call: ServerWritableStream<QueryServiceRequest, unknown>) => {
+      void streamSubscription(service, call);
+    },
+  };
+}
+
+async function streamSubscription(
+  service: RouterService,
+  call: ServerWritableStream<QueryServiceRequest, unknown>,
+): Promise<void> {
+  try {
+    const { response: subscription } = await service.subscribe(
+      callContextOf(call.metadata),
+      queryBodyOf(call.request),
+      'grpc Subscribe',
+    );
+    call.on('cancelled', () => subscription.close());
+    if (call.cancelled) subscription.close();
+    for await (const change of subscription.changes) {
+      if (!call.write(change)) {
+        await Promise.race([once(call, 'drain'), subscription.ended]);
+      }
+    }
+    call.end();
+  } catch (error) {
+    if (!call.cancelled) call.emit('error', grpcErrorOf(error));
+  }
+}
+
+/** The router's gRPC server (CommandService, QueryService); `start()` reports the port it got. */
 export class GrpcIngress {
   #server: Server | undefined;
 
@@ -46,6 +105,8 @@ export class GrpcIngress {
     const server = new Server();
     const commands = (v1.CommandService as { service: ServiceDefinition }).service;
     server.addService(commands, commandServiceProxy(this.service));
+    const queries = (v1.QueryService as { service: ServiceDefinition }).service;
+    server.addService(queries, queryServiceProxy(this.service));
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         `${this.listen.host}:${this.listen.port}`,

@@ -1,7 +1,9 @@
 import { isJsonObject, parseJson, ValidationError } from '@tenantfold/core';
 import type { HttpReply, HttpRoute } from './httpIngress.js';
 import { route } from './httpIngress.js';
+import { queryAggregates, subscribeEvents } from './queryRoutes.js';
 import type { RouterService, SubmitCommandResponse } from './routerService.js';
+import type { SseOptions } from './sse.js';
 
 /** What the operational endpoints ask of the router. */
 export interface Probes {
@@ -30,7 +32,7 @@ const correlated = (correlationId: string, body: unknown): HttpReply => ({
 });
 
 /** Every HTTP endpoint of the router, one line each. */
-export function httpRoutes(service: RouterService, probes: Probes): HttpRoute[] {
+export function httpRoutes(service: RouterService, probes: Probes, sse: SseOptions): HttpRoute[] {
   return [
     route('POST', '/v1/commands', async (context) => {
       const { call } = context;
@@ -57,6 +59,8 @@ export function httpRoutes(service: RouterService, probes: Probes): HttpRoute[] 
         state: parseJson(response.state_json, 'state_json'),
       });
     }),
+    route('GET', '/v1/aggregates/:type', queryAggregates(service)),
+    route('GET', '/v1/subscriptions/:type', subscribeEvents(service, sse)),
     route('GET', '/health', () => {
       const health = probes.health();
       return Promise.resolve({ status: health.ok ? 200 : 503, body: health });

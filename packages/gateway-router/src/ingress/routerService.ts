@@ -14,6 +14,9 @@ import { tenantOfCall } from '@tenantfold/wire';
 import { NodeAnswerError } from '../forwarding/errors.js';
 import type { Forwarder } from '../forwarding/forwarder.js';
 import type { RequestOutcome } from '../metrics/routerMetrics.js';
+import type { RoutedSubscription } from '../subscriptions/routedSubscription.js';
+import type { SubscriptionHub } from '../subscriptions/subscriptionHub.js';
+import { queryMessageOf, subscribeMessageOf } from './queryRequests.js';
 
 /** `tenantfold.v1.SubmitCommandResponse` as proto-loader decodes it. */
 export interface SubmitCommandResponse {
@@ -30,6 +33,21 @@ export interface GetStateResponse {
   readonly version: number;
 }
 
+/** `tenantfold.v1.QueryResponse` as proto-loader decodes it. */
+export interface QueryResponse {
+  readonly rows: ReadonlyArray<{
+    readonly aggregate_id: string;
+    readonly version: number;
+    readonly updated_at: string;
+    readonly state_json: string;
+    readonly position: number;
+  }>;
+  readonly next_cursor: string;
+  readonly limit: number;
+  readonly limit_capped: boolean;
+  readonly position: number;
+}
+
 /** A finished request: its id for the client and the correlation id it was forwarded with. */
 export interface Routed<T> {
   readonly response: T;
@@ -38,6 +56,7 @@ export interface Routed<T> {
 
 export interface RouterServiceOptions {
   readonly forwarder: Forwarder;
+  readonly subscriptions: SubscriptionHub;
   readonly allowDefaultTenant: boolean;
   readonly logger: Logger;
   readonly onAnswered?: (route: string, outcome: RequestOutcome) => void;
@@ -46,7 +65,7 @@ export interface RouterServiceOptions {
 /**
  * The router's request path, the same for gRPC and HTTP: validate (tenant,
  * envelope), give the command its id, then forward. Both transports call
- * these two methods, so they give the same answers to the same input.
+ * these methods, so they give the same answers to the same input.
  */
 export class RouterService {
   constructor(private readonly options: RouterServiceOptions) {}
@@ -99,6 +118,52 @@ export class RouterService {
         message: { tenant_id: tenant, aggregate_type: key.type, aggregate_id: key.id },
         metadata,
       })) as GetStateResponse;
+    });
+  }
+
+  /**
+   * Validates a query (`aggregate_type`, `filter`, `sort`, `limit`, `cursor`,
+   * `consistency_token`) and forwards it to the tenant's owner.
+   */
+  async query(
+    call: CallContext,
+    body: Record<string, unknown>,
+    route: string,
+  ): Promise<Routed<QueryResponse>> {
+    return this.#answer(route, call, body, async (tenant, metadata) => {
+      const message = queryMessageOf(body);
+      return (await this.options.forwarder.forward({
+        tenant,
+        // Held queries of a type are released in order, beside the commands.
+        aggregate: `${message.aggregate_type}?query`,
+        method: 'Query',
+        message: { tenant_id: tenant, ...message },
+        metadata,
+      })) as QueryResponse;
+    });
+  }
+
+  /**
+   * Validates a subscription (`aggregate_type`, `filter`, `consistency_token`,
+   * `resume`) and opens it on the tenant's owner, under the router's caps.
+   * The caller drains `changes` and calls `close()` when its client leaves.
+   */
+  async subscribe(
+    call: CallContext,
+    body: Record<string, unknown>,
+    route: string,
+  ): Promise<Routed<RoutedSubscription>> {
+    return this.#answer(route, call, body, async (tenant, metadata) => {
+      const message = subscribeMessageOf(body);
+      return this.options.subscriptions.open({
+        tenant,
+        type: message.aggregate_type,
+        filterText: message.filterText,
+        filter: message.filter,
+        consistencyToken: message.consistencyToken,
+        resume: message.resume,
+        metadata,
+      });
     });
   }
 

@@ -1,0 +1,287 @@
+import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { Logger, TenantId } from '@tenantfold/core';
+import type { Filter, StateRow } from '@tenantfold/query';
+import { LiveSet, SubscriberBuffer } from '@tenantfold/query';
+import type { NodeRecord } from '@tenantfold/nats';
+import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
+import { NodeAnswerError, RetryLaterError } from '../forwarding/errors.js';
+
+/** `tenantfold.v1.StateChange` as proto-loader decodes it (enums as strings). */
+export interface StateChangeMessage {
+  readonly kind: 'SNAPSHOT' | 'CAUGHT_UP' | 'ENTERED' | 'UPDATED' | 'LEFT' | 'KIND_UNSPECIFIED';
+  readonly aggregate_id: string;
+  readonly version: number;
+  readonly state_json: string;
+  readonly updated_at: string;
+  readonly position: number;
+}
+
+/** What the router sends its client: kinds decided by the router's own view of the set. */
+export type RoutedChange = Omit<StateChangeMessage, 'kind'> & {
+  readonly kind: 'SNAPSHOT' | 'CAUGHT_UP' | 'ENTERED' | 'UPDATED' | 'LEFT';
+};
+
+/** Where the upstream streams come from (the router's forwarding parts). */
+export interface Upstreams {
+  /** The tenant's owner now; RetryLaterError when no node serves it. */
+  ownerOf(tenant: TenantId): NodeRecord;
+  /** Reads placement afresh (after a refusal). */
+  refresh(): Promise<unknown>;
+  open(
+    node: NodeRecord,
+    request: unknown,
+    metadata: Metadata,
+  ): Promise<ClientReadableStream<unknown>>;
+}
+
+export interface RoutedSubscriptionOptions {
+  readonly tenant: TenantId;
+  readonly type: string;
+  /** Filter text as the client sent it (forwarded) and parsed (for the router's own view). */
+  readonly filterText: string;
+  readonly filter: Filter;
+  readonly consistencyToken?: number | undefined;
+  /** The client's resume versions: it holds these aggregates at these versions. */
+  readonly resume?: ReadonlyMap<string, number>;
+  readonly metadata: Metadata;
+  readonly upstreams: Upstreams;
+  /** Changes waiting for a slow client before it is cut. */
+  readonly bufferCapacity: number;
+  /** How long to keep re-opening a lost upstream before giving up. */
+  readonly reopenWindowMs: number;
+  readonly logger: Logger;
+  /** Called once when the subscription ends, however it ends. */
+  readonly onClose?: () => void;
+}
+
+/** Node refusals after which the stream is re-opened on the (new) owner. */
+const REOPEN_CODES = new Set(['NOT_OWNER', 'UNAVAILABLE']);
+const LOST_STATUSES = new Set<number>([status.UNAVAILABLE, status.CANCELLED, status.INTERNAL]);
+const KINDS = { entered: 'ENTERED', updated: 'UPDATED', left: 'LEFT' } as const;
+const REOPEN_BACKOFF_MS = [50, 100, 200, 400, 800];
+
+interface Upstream {
+  readonly node: string;
+  readonly stream: ClientReadableStream<unknown>;
+  caughtUp: boolean;
+}
+
+/**
+ * A QueryService.Subscribe held through the router. It forwards the owner's
+ * stream and keeps it alive across owner changes: when placement gives the
+ * tenant to another node, it opens the new owner's stream with `resume` (the
+ * router's view of the set) while the old one still runs, and drops the old
+ * one once the new one is caught up; a stream lost with UNAVAILABLE or
+ * NOT_OWNER is re-opened the same way. A LiveSet over everything received
+ * decides the kinds and drops repeats, so the client sees each aggregate's
+ * versions once, in order, whichever node sent them.
+ */
+export class RoutedSubscription {
+  /** What the client reads; cut with SlowSubscriberError when it falls behind. */
+  readonly changes: SubscriberBuffer<RoutedChange>;
+  /** Settles when the subscription has ended, however it ended. */
+  readonly ended: Promise<void>;
+  #markEnded: () => void = () => undefined;
+  readonly #live: LiveSet;
+  readonly #o: RoutedSubscriptionOptions;
+  #current: Upstream | undefined;
+  #previous: Upstream | undefined;
+  /** True once the client had its CAUGHT_UP: later SNAPSHOT rows are differences. */
+  #caughtUp = false;
+  #closed = false;
+  #reopening = false;
+  #firstMessage: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+
+  constructor(options: RoutedSubscriptionOptions) {
+    this.#o = options;
+    this.changes = new SubscriberBuffer(options.bufferCapacity);
+    this.ended = new Promise((resolve) => {
+      this.#markEnded = resolve;
+    });
+    this.#live = new LiveSet(options.filter, 0);
+    const resume = options.resume ?? new Map<string, number>();
+    this.#live.seed([...resume].map(([id, version]) => seedRow(id, version)));
+  }
+
+  /** Opens the first upstream; resolves at its first message, rejects with its refusal. */
+  async start(): Promise<void> {
+    const first = new Promise<void>((resolve, reject) => {
+      this.#firstMessage = { resolve, reject };
+    });
+    try {
+      await this.#open(this.#o.resume);
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    return first;
+  }
+
+  /** The tenant's owner may have changed: move to it without a gap (no-op when it did not). */
+  ownerChanged(): void {
+    if (this.#closed || this.#reopening || this.#current === undefined) return;
+    let owner: string;
+    try {
+      owner = this.#o.upstreams.ownerOf(this.#o.tenant).id;
+    } catch {
+      return; // no owner now (a cutover): the next placement change or a refusal moves us
+    }
+    if (owner !== this.#current.node) void this.#reopen('owner changed');
+  }
+
+  /** Ends the subscription (client gone): cancels the upstreams. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#current?.stream.cancel();
+    this.#previous?.stream.cancel();
+    this.changes.close();
+    this.#firstMessage?.resolve();
+    this.#firstMessage = undefined;
+    this.#o.onClose?.();
+    this.#markEnded();
+  }
+
+  /** The aggregates the client holds now, with their versions: the `resume` of a re-open. */
+  #resume(): Map<string, number> {
+    const versions = this.#live.versions();
+    return new Map([...this.#live.members()].map((id) => [id, versions.get(id) ?? 0]));
+  }
+
+  async #open(resume: ReadonlyMap<string, number> | undefined): Promise<void> {
+    const { upstreams, tenant, type, filterText, consistencyToken, metadata } = this.#o;
+    const node = upstreams.ownerOf(tenant);
+    const request = {
+      tenant_id: tenant,
+      aggregate_type: type,
+      filter: filterText,
+      ...(consistencyToken === undefined ? {} : { consistency_token: consistencyToken }),
+      resume: Object.fromEntries(resume ?? []),
+    };
+    const stream = await upstreams.open(node, request, metadata);
+    if (this.#closed) {
+      stream.cancel();
+      return;
+    }
+    const upstream: Upstream = { node: node.id, stream, caughtUp: false };
+    if (this.#current !== undefined) {
+      this.#previous?.stream.cancel();
+      this.#previous = this.#current;
+    }
+    this.#current = upstream;
+    stream.on('data', (message: StateChangeMessage) => this.#receive(upstream, message));
+    stream.on('error', (error: ServiceError) => this.#lost(upstream, error));
+    stream.on('end', () => this.#lost(upstream, undefined));
+  }
+
+  #receive(upstream: Upstream, message: StateChangeMessage): void {
+    if (this.#closed) return;
+    this.#firstMessage?.resolve();
+    this.#firstMessage = undefined;
+    if (message.kind === 'CAUGHT_UP') {
+      upstream.caughtUp = true;
+      if (upstream === this.#current && this.#previous !== undefined) {
+        this.#previous.stream.cancel();
+        this.#previous = undefined;
+      }
+      if (!this.#caughtUp) {
+        this.#caughtUp = true;
+        this.#push({ ...message, kind: 'CAUGHT_UP' });
+      }
+      return;
+    }
+    const kind = this.#live.next(rowOf(message));
+    if (kind === 'none') return;
+    // Rows of the initial set stay SNAPSHOT until the client's CAUGHT_UP, whichever upstream sent them.
+    const initial = message.kind === 'SNAPSHOT' && !this.#caughtUp && kind === 'entered';
+    this.#push({ ...message, kind: initial ? 'SNAPSHOT' : KINDS[kind] });
+  }
+
+  #push(change: RoutedChange): void {
+    if (!this.changes.push(change)) this.close();
+  }
+
+  #lost(upstream: Upstream, error: ServiceError | undefined): void {
+    if (this.#closed) return;
+    if (upstream === this.#previous) {
+      this.#previous = undefined; // superseded: the current one carries on
+      return;
+    }
+    if (upstream !== this.#current) return;
+    if (error !== undefined && !reopenable(error)) {
+      const failure = new NodeAnswerError(upstream.node, error.code, error.details, error.metadata);
+      return this.#fail(failure);
+    }
+    this.#current = undefined;
+    void this.#reopen(error?.details ?? 'the node ended the stream');
+  }
+
+  /** Opens the stream on the tenant's owner again, with backoff, within `reopenWindowMs`. */
+  async #reopen(reason: string): Promise<void> {
+    if (this.#reopening) return;
+    this.#reopening = true;
+    const deadline = Date.now() + this.#o.reopenWindowMs;
+    this.#o.logger.info(
+      { tenant_id: this.#o.tenant, type: this.#o.type, reason },
+      'subscription moving',
+    );
+    try {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        try {
+          await this.#o.upstreams.refresh();
+          await this.#open(this.#resume());
+          return;
+        } catch (error) {
+          if (error instanceof NodeAnswerError && !REOPEN_CODES.has(error.code))
+            return this.#fail(error);
+          const wait = REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!;
+          if (Date.now() + wait > deadline) {
+            return this.#fail(
+              new RetryLaterError(
+                `subscription lost its node and could not re-open within ${this.#o.reopenWindowMs} ms (${reason}); resubscribe with the last versions seen`,
+                1,
+                { cause: error },
+              ),
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
+    } finally {
+      this.#reopening = false;
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#firstMessage !== undefined) {
+      this.#firstMessage.reject(error);
+      this.#firstMessage = undefined;
+    }
+    this.changes.fail(error);
+    this.close();
+  }
+}
+
+/** Whether a stream error means "try the (new) owner" rather than "tell the client". */
+function reopenable(error: ServiceError): boolean {
+  const code = metadataValue(error.metadata, ERROR_CODE_KEY);
+  if (code !== undefined) return REOPEN_CODES.has(code);
+  // No answer of the node's own: the connection or the node went away mid-stream.
+  return LOST_STATUSES.has(error.code);
+}
+
+function rowOf(message: StateChangeMessage): StateRow {
+  return {
+    id: message.aggregate_id,
+    version: message.version,
+    updated_at: message.updated_at,
+    position: message.position,
+    state: JSON.parse(message.state_json) as StateRow['state'],
+  };
+}
+
+/** A row standing for an aggregate the client already holds (only id and version count). */
+function seedRow(id: string, version: number): StateRow {
+  return { id, version, updated_at: '', position: 0, state: null };
+}
