@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { AggregateStoreOptions, Logger, TenantId } from '@tenantfold/core';
@@ -9,6 +10,7 @@ import {
   openJetStreamBackend,
   PlacementStore,
 } from '@tenantfold/nats';
+import { SubscriptionLimits } from '@tenantfold/query';
 import { pino } from 'pino';
 import type { AdminRequest } from './admin/adminServer.js';
 import { AdminServer } from './admin/adminServer.js';
@@ -21,6 +23,9 @@ import { PlacementOwnership } from './intake/placementOwnership.js';
 import { TenantGate } from './intake/tenantGate.js';
 import { NodeMetrics } from './metrics/nodeMetrics.js';
 import { parseTenantRequest, parseVerifyRequest, TenantMigration } from './migration/index.js';
+import { QueryService } from './queries/queryService.js';
+import type { StateLog } from './queries/stateReadModel.js';
+import { indexesOf, StateReadModel } from './queries/stateReadModel.js';
 import type { Dispatch } from './readModels/index.js';
 import { TenantDeadLetters } from './readModels/index.js';
 
@@ -50,6 +55,10 @@ interface NodeParts {
   readonly migration: TenantMigration;
   readonly deadLetters: TenantDeadLetters;
   readonly dispatch: Dispatch;
+  readonly states: StateReadModel;
+  readonly queries: QueryService;
+  /** The log and current engine as the state read model reads them. */
+  readonly stateLog: () => StateLog;
   readonly logger: Logger;
   readonly loadEngine: () => Promise<NodeEngine>;
 }
@@ -96,6 +105,13 @@ export class AggregateNode {
     const ownership = new PlacementOwnership(config.nodeId, placement, logger);
     await ownership.start();
     const gate = new TenantGate();
+    const states = StateReadModel.open({
+      path:
+        config.readModelPath || defaultReadModelPath(config.nodeId, options.storage?.streamName),
+      cursorSecret: config.queryCursorSecret,
+      nc,
+      logger,
+    });
     // The engine comes later and a reload replaces it: everything reads the current one.
     const current: { engine?: NodeEngine } = {};
     const engine = (): NodeEngine => {
@@ -130,6 +146,7 @@ export class AggregateNode {
       logger,
       onRehydrated: (key, seconds) =>
         metrics.rehydrationDuration.observe({ aggregate_type: key.type }, seconds),
+      commitObserver: states.observer,
     };
     const loadEngine = () =>
       NodeEngine.load(config.manifestPath, {
@@ -147,6 +164,25 @@ export class AggregateNode {
         sweepMs: config.readModelSweepMs,
       });
     current.engine = await loadEngine();
+    states.model.setIndexes(indexesOf(current.engine.manifest));
+    const stateLog = (): StateLog => ({
+      eventLog: backend.eventLog,
+      stateOf: (key) => engine().store.stateOf(key),
+    });
+    const queries = new QueryService({
+      model: states.model,
+      handler,
+      ownership,
+      types: () => engine().store.aggregateTypes,
+      nc,
+      limits: new SubscriptionLimits({
+        perTenant: config.subscriptionsPerTenant,
+        total: config.subscriptionsTotal,
+      }),
+      allowDefaultTenant: config.allowDefaultTenant,
+      waitMs: config.queryWaitMs,
+      subscriberBuffer: config.subscriberBuffer,
+    });
     const readModels = () => engine().readModels;
     const migration = new TenantMigration({
       nodeId: config.nodeId,
@@ -162,6 +198,16 @@ export class AggregateNode {
         verified: (tenant) => readModels().reload(tenant),
         released: (tenant) => readModels().forget(tenant),
       },
+      stateRows: {
+        build: async (tenant) => {
+          await states.rebuild(tenant, stateLog());
+        },
+        catchUp: (tenant) => states.catchUp(tenant, stateLog()),
+        digest: (tenant) => states.model.digest(tenant),
+        drop: (tenant) => {
+          states.drop(tenant);
+        },
+      },
     });
     const node = new AggregateNode(
       config,
@@ -176,6 +222,9 @@ export class AggregateNode {
         handler,
         migration,
         dispatch,
+        states,
+        queries,
+        stateLog,
         deadLetters: new TenantDeadLetters(
           guarded.deadLetters,
           guarded.checkpoints,
@@ -194,7 +243,10 @@ export class AggregateNode {
   private async serve(heartbeatMs: number): Promise<void> {
     const { config } = this;
     const { placement, logger, handler } = this.parts;
-    this.grpc = new GrpcServer(config.grpcListen, { CommandService: commandService(handler) });
+    this.grpc = new GrpcServer(config.grpcListen, {
+      CommandService: commandService(handler),
+      QueryService: this.parts.queries.implementation,
+    });
     this.grpcPort = (await this.grpc.start()).port;
     this.admin = new AdminServer(
       { ...config.adminListen, token: config.adminToken, logger },
@@ -224,7 +276,12 @@ export class AggregateNode {
         .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'));
     }, heartbeatMs);
     this.heartbeat.unref();
-    this.engine.readModels.start(await this.storedTenants());
+    const stored = await this.storedTenants();
+    await this.parts.states.start(
+      stored.filter((tenant) => this.parts.ownership.owns(tenant)),
+      this.parts.stateLog(),
+    );
+    this.engine.readModels.start(stored);
     this.state = 'RUNNING';
     logger.info(
       { grpcPort: this.grpcPort, adminPort: this.adminPort, ...this.engine.summary },
@@ -249,6 +306,7 @@ export class AggregateNode {
       'POST /resume': ({ body }) =>
         Promise.resolve(migration.resume(parseTenantRequest(body, false))),
       'POST /reload': () => this.reload(),
+      'POST /read-model/rebuild': ({ body }) => this.rebuildStates(body),
       'GET /projections/*': (request) => {
         const tenant = tenantOfQuery(request);
         this.parts.ownership.assertOwned(tenant);
@@ -318,6 +376,7 @@ export class AggregateNode {
     const run = this.reloading.then(async () => {
       const next = await this.parts.loadEngine();
       const previous = this.engine;
+      this.parts.states.model.setIndexes(indexesOf(next.manifest));
       this.current.engine = next;
       await previous.close();
       next.readModels.start([...previous.readModels.knownTenants, ...(await this.storedTenants())]);
@@ -326,6 +385,33 @@ export class AggregateNode {
     });
     this.reloading = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * `POST /admin/read-model/rebuild {tenant_id?}`: rebuilds the state rows of
+   * one owned tenant, or of every owned tenant, from the event log.
+   */
+  private async rebuildStates(body: unknown): Promise<{
+    tenants: Array<{ tenant_id: string; rows: number }>;
+  }> {
+    const requested =
+      body === undefined ||
+      body === null ||
+      (body as { tenant_id?: unknown }).tenant_id === undefined
+        ? undefined
+        : parseTenantRequest(body, false).tenant;
+    const { ownership, states, stateLog } = this.parts;
+    if (requested !== undefined) ownership.assertOwned(requested);
+    const tenants =
+      requested === undefined
+        ? (await this.storedTenants()).filter((tenant) => ownership.owns(tenant))
+        : [requested];
+    const rebuilt = [];
+    for (const tenant of tenants) {
+      const { rows } = await states.rebuild(tenant, stateLog());
+      rebuilt.push({ tenant_id: tenant, rows });
+    }
+    return { tenants: rebuilt };
   }
 
   /** Graceful stop: not ready, no intake, in-flight finished, snapshots flushed, placement left, NATS drained. */
@@ -337,9 +423,11 @@ export class AggregateNode {
     await gate
       .closeAll(this.config.drainTimeoutMs)
       .catch((error: unknown) => logger.warn({ err: error }, 'drain timed out'));
+    this.parts.queries.closeAll();
     await this.grpc?.stop(this.config.drainTimeoutMs);
     await this.reloading;
     await this.engine.close();
+    this.parts.states.close();
     await placement
       .setNodeStatus(this.config.nodeId, 'down')
       .catch((error: unknown) => logger.warn({ err: error }, 'could not leave placement'));
@@ -356,6 +444,11 @@ export class AggregateNode {
     for await (const key of this.parts.backend.eventLog.streams()) tenants.add(key.tenant);
     return [...tenants];
   }
+}
+
+/** `data/<node>/<stream>/read-model.sqlite`: a node's file never mixes two event logs. */
+function defaultReadModelPath(nodeId: string, streamName = 'EVENTS'): string {
+  return join('data', nodeId, streamName, 'read-model.sqlite');
 }
 
 function watchBreaker(breaker: CircuitBreaker, metrics: NodeMetrics, logger: Logger): void {

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -27,7 +30,12 @@ export function isolatedNames() {
 
 export type Names = ReturnType<typeof isolatedNames>;
 
-/** A node on loopback with free ports, the admin token, and `env` over the defaults. */
+/** A fresh directory for a node's state read model (`AGGREGATE_READ_MODEL_PATH`). */
+export function readModelPath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'tenantfold-node-')), 'read-model.sqlite');
+}
+
+/** A node on loopback with free ports, the admin token, a read model in a temp dir, and `env` over the defaults. */
 export function startNode(
   id: string,
   natsUrl: string,
@@ -41,6 +49,7 @@ export function startNode(
     AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
     AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
     AGGREGATE_ADMIN_TOKEN: TOKEN,
+    AGGREGATE_READ_MODEL_PATH: readModelPath(),
     ...env,
   });
   return AggregateNode.start(config, {

@@ -27,6 +27,7 @@ export {
   ReadModel,
   DEFAULT_LIMIT,
   MAX_LIMIT,
+  stateDigest,
   changeOf,
   parseIndexPath,
 } from './readModel/index.js';

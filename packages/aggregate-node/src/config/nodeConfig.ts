@@ -8,6 +8,13 @@ const label = (raw: unknown): string => {
   return value;
 };
 
+const cursorSecret = (raw: unknown): string => {
+  const value = parseSetting.string(raw);
+  if (value !== '' && value.length < 16)
+    throw new Error('expected at least 16 characters, or empty');
+  return value;
+};
+
 /** Every setting of `tenantfold-node`: YAML key, `AGGREGATE_*` env variable (env wins), default. */
 export const NODE_SETTINGS = {
   nodeId: {
@@ -143,6 +150,49 @@ export const NODE_SETTINGS = {
     parse: parseSetting.integer(50, 3_600_000),
     default: 5_000,
     doc: 'how often projections and process managers catch up on events written elsewhere (ms)',
+  },
+  readModelPath: {
+    key: 'readModelPath',
+    env: 'AGGREGATE_READ_MODEL_PATH',
+    parse: parseSetting.string,
+    default: '',
+    doc: 'SQLite file of the state read model (empty: data/<nodeId>/read-model.sqlite); rebuilt when missing',
+  },
+  queryCursorSecret: {
+    key: 'queryCursorSecret',
+    env: 'AGGREGATE_QUERY_CURSOR_SECRET',
+    parse: cursorSecret,
+    default: '',
+    doc: 'key signing query page cursors, the same on every node (empty: random per process)',
+    secret: true,
+  },
+  queryWaitMs: {
+    key: 'queryWaitMs',
+    env: 'AGGREGATE_QUERY_WAIT_MS',
+    parse: parseSetting.integer(0, 60_000),
+    default: 5_000,
+    doc: 'longest wait of a query for its consistency token (ms)',
+  },
+  subscriptionsPerTenant: {
+    key: 'subscriptionsPerTenant',
+    env: 'AGGREGATE_SUBSCRIPTIONS_PER_TENANT',
+    parse: parseSetting.integer(1, 1_000_000),
+    default: 100,
+    doc: 'open Subscribe streams per tenant on this node',
+  },
+  subscriptionsTotal: {
+    key: 'subscriptionsTotal',
+    env: 'AGGREGATE_SUBSCRIPTIONS_TOTAL',
+    parse: parseSetting.integer(1, 1_000_000),
+    default: 10_000,
+    doc: 'open Subscribe streams on this node',
+  },
+  subscriberBuffer: {
+    key: 'subscriberBuffer',
+    env: 'AGGREGATE_SUBSCRIBER_BUFFER',
+    parse: parseSetting.integer(1, 1_000_000),
+    default: 1_000,
+    doc: 'changes held for one slow subscriber before it is cut (UNAVAILABLE)',
   },
   streamReplicas: {
     key: 'streamReplicas',

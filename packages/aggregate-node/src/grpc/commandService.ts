@@ -1,13 +1,9 @@
-import type {
-  Metadata,
-  sendUnaryData,
-  ServerUnaryCall,
-  UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { EventEnvelope } from '@tenantfold/core';
 import type { SubmitCommandRequest } from '@tenantfold/wire';
-import { callContextOf, commandBodyOf, toServiceError } from '@tenantfold/wire';
+import { callContextOf, commandBodyOf } from '@tenantfold/wire';
 import type { CommandHandler } from '../intake/commandHandler.js';
+import { unary } from './unary.js';
 
 interface GetStateRequest {
   tenant_id: string;
@@ -17,15 +13,6 @@ interface GetStateRequest {
 
 function eventMessage(event: EventEnvelope) {
   return { ...event, payload_json: JSON.stringify(event.payload) };
-}
-
-function unary<Req, Res>(handle: (request: Req, metadata: Metadata) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    handle(call.request, call.metadata).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error)),
-    );
-  };
 }
 
 /** gRPC `tenantfold.v1.CommandService` over the node's command handler. */

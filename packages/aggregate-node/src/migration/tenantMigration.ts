@@ -1,5 +1,6 @@
 import type { AggregateStore, Logger, StreamKey, TenantId } from '@tenantfold/core';
 import { StreamKey as Key, stateHash, ValidationError } from '@tenantfold/core';
+import { stateDigest } from '@tenantfold/query';
 import type { MigrationPhase, PlacementStore } from '@tenantfold/nats';
 import type { PlacementOwnership } from '../intake/placementOwnership.js';
 import type { TenantGate } from '../intake/tenantGate.js';
@@ -79,6 +80,17 @@ export interface TenantMigrationOptions {
     /** Source, release: save and drop the tenant's read models. */
     released(tenant: TenantId): Promise<void>;
   };
+  /** The state read model's rows follow the tenant too. */
+  readonly stateRows?: {
+    /** Target, warm: builds the tenant's rows from the log. */
+    build(tenant: TenantId): Promise<void>;
+    /** Target, verify: applies what was committed since the build. */
+    catchUp(tenant: TenantId): Promise<void>;
+    /** Digest of the tenant's rows (`ReadModel.digest`). */
+    digest(tenant: TenantId): string;
+    /** Source, release: drops the tenant's rows. */
+    drop(tenant: TenantId): void;
+  };
 }
 
 /** Aggregates loaded at once while warming or verifying. */
@@ -110,6 +122,7 @@ export class TenantMigration {
     const keys = await this.streamsOf(tenant);
     await eachLimited(keys, LOAD_CONCURRENCY, (key) => this.options.store().stateOf(key));
     await this.options.readModels?.loaded(tenant);
+    await this.options.stateRows?.build(tenant);
     const report = {
       tenant_id: tenant,
       epoch,
@@ -162,6 +175,10 @@ export class TenantMigration {
       const mismatch = compare(expected.get(name), found[i]);
       if (mismatch !== undefined) mismatches.push(mismatch);
     });
+    // Rows are compared once the states agree (else they differ for the same reason).
+    const rows =
+      mismatches.length === 0 ? await this.stateRowsMismatch(tenant, aggregates) : undefined;
+    if (rows !== undefined) mismatches.push(rows);
     if (mismatches.length === 0) await this.options.readModels?.verified(tenant);
     const report = {
       tenant_id: tenant,
@@ -201,6 +218,7 @@ export class TenantMigration {
     }
     const released = this.options.store().evict({ tenant });
     await this.options.readModels?.released(tenant);
+    this.options.stateRows?.drop(tenant);
     gate.reopen(tenant);
     logger.info({ tenant_id: tenant, epoch, released }, 'tenant released');
     return { tenant_id: tenant, epoch, released };
@@ -216,6 +234,29 @@ export class TenantMigration {
     this.options.gate.reopen(tenant);
     this.options.logger.info({ tenant_id: tenant }, 'tenant resumed');
     return { tenant_id: tenant, resumed: true };
+  }
+
+  /** The target's state rows against the drain report: the same digest, or a mismatch. */
+  private async stateRowsMismatch(
+    tenant: TenantId,
+    reported: readonly AggregatePosition[],
+  ): Promise<VerifyMismatch | undefined> {
+    const rows = this.options.stateRows;
+    if (rows === undefined) return undefined;
+    await rows.catchUp(tenant);
+    const sorted = [...reported].sort(
+      (a, b) => compareText(a.type, b.type) || compareText(a.id, b.id),
+    );
+    const expected = stateDigest(sorted);
+    const actual = rows.digest(tenant);
+    if (actual === expected) return undefined;
+    return {
+      type: 'read-model',
+      id: '*',
+      expected,
+      actual,
+      reason: "the target's state read model does not hold the drained states",
+    };
   }
 
   private async streamsOf(tenant: TenantId): Promise<StreamKey[]> {
@@ -322,4 +363,8 @@ async function eachLimited<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

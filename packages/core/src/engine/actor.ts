@@ -24,8 +24,20 @@ export interface ActorSettings {
   readonly idempotencyWindow: number;
   readonly logger: Logger;
   readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
-  /** Called with each commit this actor wrote and the state it evolved to. */
-  readonly onCommitted?: (commit: StoredCommit, state: unknown) => void;
+  /** Told of each commit this actor writes (a node's read model). */
+  readonly commitObserver?: CommitObserver;
+}
+
+/**
+ * Follows the commits the engine writes: `appended` as soon as the log
+ * acknowledged one, then `committed` with the state it evolved to, or
+ * `failed` when evolving it threw. Called in the actor's mailbox, before the
+ * command's result is returned; a throwing observer is logged and ignored.
+ */
+export interface CommitObserver {
+  appended?(commit: StoredCommit): void;
+  committed(commit: StoredCommit, state: unknown): void;
+  failed?(commit: StoredCommit): void;
 }
 
 export interface CommandResult {
@@ -206,9 +218,11 @@ export class AggregateActor {
         duplicate: true,
       };
     }
+    this.observe('appended', stored);
     try {
       await this.fold(stored);
     } catch (error) {
+      this.observe('failed', stored);
       this.loaded = false; // state no longer matches the log: reload on next use
       throw new ApplyError(
         `evolve failed after commit ${stored.position} of ${Key.toString(this.key)}`,
@@ -217,7 +231,7 @@ export class AggregateActor {
         },
       );
     }
-    this.reportCommitted(stored);
+    this.observe('committed', stored);
     // The commit is durable: a failed snapshot must not turn it into an error.
     await this.maybeSnapshot().catch((error: unknown) =>
       this.settings.logger.warn(
@@ -233,14 +247,17 @@ export class AggregateActor {
     };
   }
 
-  /** The commit is durable: a failing listener is logged, never the command's error. */
-  private reportCommitted(commit: StoredCommit): void {
+  /** The commit is durable: a failing observer is logged, never the command's error. */
+  private observe(step: 'appended' | 'committed' | 'failed', commit: StoredCommit): void {
+    const observer = this.settings.commitObserver;
+    if (observer === undefined) return;
     try {
-      this.settings.onCommitted?.(commit, this.state);
+      if (step === 'committed') observer.committed(commit, this.state);
+      else observer[step]?.(commit);
     } catch (error) {
       this.settings.logger.error(
-        { stream: Key.toString(this.key), position: commit.position, err: error },
-        'commit listener failed',
+        { stream: Key.toString(this.key), position: commit.position, step, err: error },
+        'commit observer failed',
       );
     }
   }

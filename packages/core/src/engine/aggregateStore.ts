@@ -15,7 +15,7 @@ import type { Projection } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/index.js';
 import type { DeadLetter, StorageBackend } from '../storage/index.js';
 import { openFileBackend } from '../storage/index.js';
-import type { ActorSettings, AggregateSnapshot, CommandResult } from './actor.js';
+import type { ActorSettings, AggregateSnapshot, CommandResult, CommitObserver } from './actor.js';
 import { AggregateActor } from './actor.js';
 import { ActorRegistry } from './actorRegistry.js';
 import type { AnyDecider, CommandOf, StateOf } from './decider.js';
@@ -47,6 +47,8 @@ export interface AggregateStoreOptions {
   readonly logger: Logger;
   /** Called after an aggregate is loaded from storage (for metrics). */
   readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
+  /** Told of every commit the store writes, with its new state (a node feeds its read model). */
+  readonly commitObserver?: CommitObserver;
 }
 
 export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
@@ -93,9 +95,17 @@ export class AggregateStore {
     readonly options: AggregateStoreOptions,
   ) {
     this.registry = new ActorRegistry(options);
+    const outer = options.commitObserver;
     this.actorSettings = {
       ...options,
-      onCommitted: (commit, state) => this.queries?.committed(commit, state),
+      commitObserver: {
+        appended: (commit) => outer?.appended?.(commit),
+        committed: (commit, state) => {
+          outer?.committed(commit, state);
+          this.queries?.committed(commit, state);
+        },
+        failed: (commit) => outer?.failed?.(commit),
+      },
     };
     for (const p of projections) {
       this.projectionRunners.set(

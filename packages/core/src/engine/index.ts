@@ -1,7 +1,7 @@
 export type { Decider, AnyDecider, StateOf, CommandOf, Awaitable } from './decider.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export type { CommandResult, AggregateSnapshot, ActorSettings } from './actor.js';
+export type { CommandResult, AggregateSnapshot, ActorSettings, CommitObserver } from './actor.js';
 export { AggregateActor } from './actor.js';
 export { ActorRegistry } from './actorRegistry.js';
 export type { ActorRegistryOptions } from './actorRegistry.js';

@@ -1,4 +1,4 @@
-export { ReadModel, DEFAULT_LIMIT, MAX_LIMIT } from './readModel.js';
+export { ReadModel, DEFAULT_LIMIT, MAX_LIMIT, stateDigest } from './readModel.js';
 export type { ReadModelOptions } from './readModel.js';
 export { changeOf } from './types.js';
 export type {

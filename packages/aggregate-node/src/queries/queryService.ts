@@ -1,0 +1,260 @@
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { TenantId } from '@tenantfold/core';
+import { UnavailableError, ValidationError } from '@tenantfold/core';
+import type { ReadModel, StateNotification, StateRow } from '@tenantfold/query';
+import {
+  decodeNotification,
+  initialSet,
+  LiveSet,
+  parseFilter,
+  SlowSubscriberError,
+  stateSubject,
+  SubscriberBuffer,
+} from '@tenantfold/query';
+import type { SubscriptionLimits } from '@tenantfold/query';
+import type { CallContext } from '@tenantfold/wire';
+import { callContextOf, tenantOfCall, toServiceError } from '@tenantfold/wire';
+import { unary } from '../grpc/unary.js';
+import type { CommandHandler } from '../intake/commandHandler.js';
+
+/** `QueryRequest` / `SubscribeRequest` as proto-loader decodes them. */
+interface QueryRequest {
+  tenant_id: string;
+  aggregate_type: string;
+  filter: string;
+  sort: string;
+  limit: number;
+  cursor: string;
+  consistency_token?: number;
+}
+interface SubscribeRequest {
+  tenant_id: string;
+  aggregate_type: string;
+  filter: string;
+  consistency_token?: number;
+  resume: Record<string, number>;
+}
+type Kind = 'SNAPSHOT' | 'CAUGHT_UP' | 'ENTERED' | 'UPDATED' | 'LEFT';
+interface StateChangeMessage {
+  kind: Kind;
+  aggregate_id: string;
+  version: number;
+  state_json: string;
+  updated_at: string;
+  position: number;
+}
+
+export interface QueryServiceOptions {
+  readonly model: ReadModel;
+  /** GetState and the ownership and tenant rules of the command path. */
+  readonly handler: CommandHandler;
+  readonly ownership: { assertOwned(tenant: TenantId): void };
+  /** The aggregate types the manifest declares now. */
+  readonly types: () => readonly string[];
+  readonly nc: NatsConnection;
+  readonly limits: SubscriptionLimits;
+  readonly allowDefaultTenant: boolean;
+  /** Longest wait for a consistency token, in ms. */
+  readonly waitMs: number;
+  /** Changes held for one slow subscriber before it is cut. */
+  readonly subscriberBuffer: number;
+}
+
+/** gRPC `tenantfold.v1.QueryService` over the node's state read model. */
+export class QueryService {
+  readonly #open = new Set<SubscriberBuffer<StateChangeMessage>>();
+
+  constructor(private readonly options: QueryServiceOptions) {}
+
+  get implementation(): UntypedServiceImplementation {
+    const { model, handler } = this.options;
+    return {
+      Query: unary(async (request: QueryRequest, metadata) => {
+        const tenant = this.admit(callContextOf(metadata), request);
+        await this.waitFor(tenant, request.consistency_token);
+        const page = model.query(tenant, request.aggregate_type, {
+          filter: request.filter,
+          sort: request.sort,
+          ...(request.limit === 0 ? {} : { limit: request.limit }),
+          ...(request.cursor === '' ? {} : { cursor: request.cursor }),
+        });
+        return {
+          rows: page.rows.map(rowMessage),
+          next_cursor: page.nextCursor ?? '',
+          limit: page.limit,
+          limit_capped: page.limitCapped,
+          position: page.position,
+        };
+      }),
+      GetState: unary(async (request: Record<string, unknown>, metadata) => {
+        const { state, version } = await handler.getState(callContextOf(metadata), request);
+        return { state_json: JSON.stringify(state), version };
+      }),
+      Subscribe: (call: ServerWritableStream<SubscribeRequest, StateChangeMessage>) => {
+        this.subscribe(call).catch((error: unknown) => {
+          if (!call.cancelled) call.emit('error', toServiceError(error));
+        });
+      },
+    };
+  }
+
+  /** Ends every open subscription (the node is stopping): clients resubscribe elsewhere. */
+  closeAll(): void {
+    for (const buffer of this.#open) buffer.fail(new UnavailableError('the node is stopping'));
+  }
+
+  /** The call's tenant (owned here) after checking the type. */
+  private admit(
+    call: CallContext,
+    request: { tenant_id: string; aggregate_type: string },
+  ): TenantId {
+    const tenant = tenantOfCall(call, request.tenant_id, this.options.allowDefaultTenant);
+    this.options.ownership.assertOwned(tenant);
+    const known = this.options.types();
+    if (!known.includes(request.aggregate_type)) {
+      throw new ValidationError(
+        `unknown aggregate_type '${request.aggregate_type}' (known: ${known.join(', ')})`,
+        'aggregate_type',
+      );
+    }
+    return tenant;
+  }
+
+  /** Read-your-writes: waits (bounded) until the read model applied the token's commit. */
+  private async waitFor(tenant: TenantId, token: number | undefined): Promise<void> {
+    if (token !== undefined && token > 0) {
+      await this.options.model.waitForPosition(tenant, token, this.options.waitMs);
+    }
+  }
+
+  /**
+   * The initial set (or the differences from a resumed view), CAUGHT_UP, then
+   * live changes. Notifications are subscribed to before the set is read and
+   * held until it is, so none falls between the two.
+   */
+  private async subscribe(
+    call: ServerWritableStream<SubscribeRequest, StateChangeMessage>,
+  ): Promise<void> {
+    const { options } = this;
+    const { request } = call;
+    const filter = parseFilter(request.filter);
+    const tenant = this.admit(callContextOf(call.metadata), request);
+    const release = options.limits.acquire(tenant);
+    const buffer = new SubscriberBuffer<StateChangeMessage>(options.subscriberBuffer);
+    this.#open.add(buffer);
+    const held: StateNotification[] = [];
+    let live: LiveSet | undefined;
+    const feed = (notification: StateNotification) => {
+      const kind = live?.next(notification);
+      if (kind !== undefined && kind !== 'none') buffer.push(changeMessage(kind, notification));
+    };
+    let subscription: Subscription | undefined;
+    call.on('cancelled', () => buffer.close());
+    try {
+      subscription = options.nc.subscribe(stateSubject(tenant, request.aggregate_type), {
+        callback: (error, message) => {
+          if (error !== null) return buffer.fail(error);
+          const notification = decodeNotification(message.data);
+          if (live !== undefined) feed(notification);
+          else if (held.length < options.subscriberBuffer) held.push(notification);
+          else buffer.fail(new SlowSubscriberError(options.subscriberBuffer));
+        },
+      });
+      await options.nc.flush();
+      await this.waitFor(tenant, request.consistency_token);
+      const initial = initialSet(options.model, tenant, request.aggregate_type, filter);
+      const first =
+        Object.keys(request.resume).length === 0
+          ? initial.rows.map((row) => changeMessage('SNAPSHOT', row))
+          : differences(options.model, tenant, request, initial.rows);
+      // The initial set goes straight out (it may exceed the buffer); live
+      // notifications are held meanwhile, up to the buffer's capacity.
+      for (const message of [...first, { ...CAUGHT_UP, position: initial.position }]) {
+        if (buffer.ended) break;
+        await write(call, message);
+      }
+      live = new LiveSet(filter, initial.position);
+      live.seed(initial.rows);
+      for (const notification of held.splice(0)) feed(notification);
+      for await (const message of buffer) await write(call, message);
+      if (!call.cancelled) call.end();
+    } finally {
+      this.#open.delete(buffer);
+      subscription?.unsubscribe();
+      release();
+    }
+  }
+}
+
+/** What a resuming client missed: its view (`resume`: id → version) against the set now. */
+function differences(
+  model: ReadModel,
+  tenant: TenantId,
+  request: SubscribeRequest,
+  rows: readonly StateRow[],
+): StateChangeMessage[] {
+  const seen = new Map(Object.entries(request.resume).map(([id, v]) => [id, Number(v)]));
+  const changes: StateChangeMessage[] = [];
+  for (const row of rows) {
+    const version = seen.get(row.id);
+    if (version === undefined) changes.push(changeMessage('ENTERED', row));
+    else if (version < row.version) changes.push(changeMessage('UPDATED', row));
+    seen.delete(row.id);
+  }
+  // An id left over is not in the set any more.
+  for (const [id, version] of seen) {
+    const row = model.get(tenant, request.aggregate_type, id);
+    if (row !== undefined && row.version > version) changes.push(changeMessage('LEFT', row));
+  }
+  return changes;
+}
+
+const CAUGHT_UP: StateChangeMessage = {
+  kind: 'CAUGHT_UP',
+  aggregate_id: '',
+  version: 0,
+  state_json: '',
+  updated_at: '',
+  position: 0,
+};
+
+const KINDS = { entered: 'ENTERED', updated: 'UPDATED', left: 'LEFT' } as const;
+
+function changeMessage(kind: Kind | keyof typeof KINDS, row: StateRow): StateChangeMessage {
+  return {
+    kind: kind in KINDS ? KINDS[kind as keyof typeof KINDS] : (kind as Kind),
+    aggregate_id: row.id,
+    version: row.version,
+    state_json: JSON.stringify(row.state),
+    updated_at: row.updated_at,
+    position: row.position,
+  };
+}
+
+function rowMessage(row: StateRow) {
+  return {
+    aggregate_id: row.id,
+    version: row.version,
+    updated_at: row.updated_at,
+    state_json: JSON.stringify(row.state),
+    position: row.position,
+  };
+}
+
+/** Writes one message, waiting for the client while its window is full. */
+async function write(
+  call: ServerWritableStream<SubscribeRequest, StateChangeMessage>,
+  message: StateChangeMessage,
+): Promise<void> {
+  if (call.cancelled || call.write(message)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
+}

@@ -1,0 +1,156 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type {
+  CommitObserver,
+  EventLog,
+  JsonValue,
+  Logger,
+  StoredCommit,
+  StreamKey,
+  TenantId,
+} from '@tenantfold/core';
+import { StreamKey as Key } from '@tenantfold/core';
+import type { Manifest } from '@tenantfold/programs';
+import type { AppliedChange, StateSource } from '@tenantfold/query';
+import {
+  encodeNotification,
+  latestStates,
+  notificationOf,
+  ReadModel,
+  stateSubject,
+} from '@tenantfold/query';
+
+export interface StateReadModelOptions {
+  /** The database file (its directory is created). */
+  readonly path: string;
+  /** Empty: a random key per process (cursors then fail on another node). */
+  readonly cursorSecret: string;
+  /** Where change notifications go (core NATS). */
+  readonly nc: NatsConnection;
+  readonly logger: Logger;
+}
+
+/** The engine's view of storage: a stream-wide read for catching up, states through the actors. */
+export interface StateLog extends StateSource {
+  readonly eventLog: EventLog & Required<Pick<EventLog, 'readAll'>>;
+}
+
+/**
+ * The node's state read model: one SQLite database holding a row per
+ * aggregate of the tenants it owns, fed by the engine's commits (it is the
+ * store's commit observer) and announcing each change on
+ * `state.<tenant>.<type>.<id>` once the row is written.
+ */
+export class StateReadModel {
+  readonly #withdrawals = new Map<string, () => void>();
+
+  private constructor(
+    readonly model: ReadModel,
+    private readonly options: StateReadModelOptions,
+  ) {}
+
+  static open(options: StateReadModelOptions): StateReadModel {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    const model = ReadModel.open({
+      path: options.path,
+      ...(options.cursorSecret === '' ? {} : { cursorSecret: options.cursorSecret }),
+    });
+    const { opened } = model;
+    if (opened.status === 'recovered') {
+      options.logger.warn(
+        { path: options.path, reason: opened.reason, movedTo: opened.movedTo },
+        'read model unusable: moved aside, rebuilding from the event log',
+      );
+    }
+    return new StateReadModel(model, options);
+  }
+
+  /** Feeds the read model from the store: plug it in as `commitObserver`. */
+  readonly observer: CommitObserver = {
+    // Announced at the append, so a wait for a later position cannot pass this one unapplied.
+    appended: (commit) =>
+      this.#withdrawals.set(
+        commitName(commit),
+        this.model.announce(commit.stream.tenant, commit.position),
+      ),
+    committed: (commit, state) => {
+      this.#withdrawals.delete(commitName(commit));
+      const applied = this.model.applyCommit(commit, state as JsonValue);
+      if (applied !== undefined) this.publish(applied);
+    },
+    failed: (commit) => {
+      this.#withdrawals.get(commitName(commit))?.();
+      this.#withdrawals.delete(commitName(commit));
+    },
+  };
+
+  /** Brings owned tenants up to date at start: all rebuilt when the file was missing or damaged. */
+  async start(tenants: readonly TenantId[], log: StateLog): Promise<void> {
+    const rebuild = this.model.opened.needsRebuild;
+    for (const tenant of tenants) {
+      if (rebuild) await this.rebuild(tenant, log);
+      else await this.catchUp(tenant, log);
+    }
+    const dropped = this.model
+      .tenants()
+      .filter(({ tenant }) => !tenants.includes(tenant as TenantId));
+    for (const { tenant } of dropped) this.model.dropTenant(tenant);
+    this.options.logger.info(
+      { tenants: tenants.length, rebuilt: rebuild, dropped: dropped.length },
+      'state read model ready',
+    );
+  }
+
+  /** Replaces a tenant's rows with the current state of each of its aggregates. */
+  async rebuild(tenant: TenantId, log: StateLog): Promise<{ rows: number }> {
+    const result = await this.model.rebuild(latestStates(log, log.eventLog.streams({ tenant })), {
+      tenant,
+    });
+    this.options.logger.info({ tenant_id: tenant, rows: result.rows }, 'state rows rebuilt');
+    return result;
+  }
+
+  /** Applies what the log holds after the tenant's checkpoint (commits written elsewhere, or lost in a crash). */
+  async catchUp(tenant: TenantId, log: StateLog): Promise<void> {
+    const keys = new Map<string, StreamKey>();
+    for await (const commit of log.eventLog.readAll({ tenant }, this.model.position(tenant))) {
+      keys.set(Key.toString(commit.stream), commit.stream);
+    }
+    const changes = [];
+    for await (const change of latestStates(log, keys.values())) changes.push(change);
+    for (const applied of this.model.apply(changes)) this.publish(applied);
+  }
+
+  drop(tenant: TenantId): number {
+    return this.model.dropTenant(tenant);
+  }
+
+  close(): void {
+    for (const withdraw of this.#withdrawals.values()) withdraw();
+    this.#withdrawals.clear();
+    this.model.close();
+  }
+
+  private publish(applied: AppliedChange): void {
+    const { tenant, type, after } = applied;
+    try {
+      this.options.nc.publish(
+        stateSubject(tenant, type, after.id),
+        encodeNotification(notificationOf(applied)),
+      );
+    } catch (error) {
+      // The row is written; subscribers resume from versions after a reconnect.
+      this.options.logger.warn({ tenant_id: tenant, err: error }, 'state notification not sent');
+    }
+  }
+}
+
+function commitName(commit: StoredCommit): string {
+  return `${commit.stream.tenant}\u0000${commit.position}`;
+}
+
+/** The manifest's `query.indexes`, per aggregate type. */
+export function indexesOf(manifest: Manifest): Record<string, readonly string[]> {
+  return Object.fromEntries(manifest.aggregates.map((a) => [a.type, a.query.indexes]));
+}
