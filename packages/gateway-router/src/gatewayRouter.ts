@@ -187,7 +187,10 @@ export class GatewayRouter {
       nats: link.connected ? 'connected' : 'disconnected',
       placement: { source: cache.source ?? 'none', revision: cache.current?.revision ?? -1 },
       held_commands: hold.held,
-      subscriptions: this.parts.subscriptions.count(),
+      subscriptions: {
+        open: this.parts.subscriptions.count(),
+        by_node: this.parts.subscriptions.byNode(),
+      },
       nodes: Object.fromEntries(channels.states()),
     };
   }

@@ -118,6 +118,11 @@ export class RoutedSubscription {
     return first;
   }
 
+  /** The node the subscription reads from now (undefined while it re-opens). */
+  get node(): string | undefined {
+    return this.#current?.node;
+  }
+
   /** The tenant's owner may have changed: move to it without a gap (no-op when it did not). */
   ownerChanged(): void {
     if (this.#closed || this.#reopening || this.#current === undefined) return;

@@ -61,6 +61,16 @@ export class SubscriptionHub {
     return this.options.limits.open(tenant);
   }
 
+  /** Open subscriptions per node they read from (`-` while one re-opens). */
+  byNode(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const subscription of this.#open) {
+      const node = subscription.node ?? '-';
+      counts[node] = (counts[node] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   closeAll(): void {
     for (const subscription of [...this.#open]) subscription.close();
   }
