@@ -67,8 +67,9 @@ interface Row {
   version: number;
   state_json: string;
 }
+const balanceOf = (json: unknown) => (JSON.parse(json as string) as { balance: number }).balance;
 const balances = (rows: unknown) =>
-  (rows as Row[]).map((row) => [row.aggregate_id, JSON.parse(row.state_json).balance as number]);
+  (rows as Row[]).map((row) => [row.aggregate_id, balanceOf(row.state_json)]);
 
 const query = (tenant: string, request: Record<string, unknown>) =>
   queries.query({ aggregate_type: 'account', ...request }, as(tenant));
@@ -178,14 +179,7 @@ describe('QueryService', () => {
     await account('q-live', 'never', 1); // never in the set
     await vi.waitFor(() => expect(changes).toHaveLength(5));
     expect(
-      changes
-        .slice(2)
-        .map((c) => [
-          c.kind,
-          c.aggregate_id,
-          c.version,
-          JSON.parse(c.state_json as string).balance,
-        ]),
+      changes.slice(2).map((c) => [c.kind, c.aggregate_id, c.version, balanceOf(c.state_json)]),
     ).toEqual([
       ['ENTERED', 'poor', 3, 210],
       ['UPDATED', 'poor', 4, 215],
