@@ -306,6 +306,11 @@ export class AggregateNode {
       'POST /resume': ({ body }) =>
         Promise.resolve(migration.resume(parseTenantRequest(body, false))),
       'POST /reload': () => this.reload(),
+      'GET /read-model': () =>
+        Promise.resolve({
+          path: this.parts.states.path,
+          tenants: this.parts.states.model.tenants(),
+        }),
       'POST /read-model/rebuild': ({ body }) => this.rebuildStates(body),
       'GET /projections/*': (request) => {
         const tenant = tenantOfQuery(request);

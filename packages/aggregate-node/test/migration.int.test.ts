@@ -8,7 +8,7 @@ import type { MigrationPhase } from '@tenantfold/nats';
 import { JetStreamEventLog, PlacementStore } from '@tenantfold/nats';
 import { commitOf } from '@tenantfold/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { commandClient, rejection } from './grpcClient.js';
+import { commandClient, queryClient, rejection } from './grpcClient.js';
 import { admin, command, deleteStorage, isolatedNames, startNode } from './nodeFixture.js';
 
 // Two nodes on one nats-server move tenants between them through the admin API,
@@ -140,6 +140,29 @@ describe('tenant migration between two nodes', () => {
     expect(totals.body.state).toEqual({ accounts: 2, balance: 80, deposited: 110, withdrawn: 30 });
     const gone = await admin(nodeA, 'GET', `projections/totals?tenant_id=${tenant}`);
     expect(gone.body).toMatchObject({ code: 'NOT_OWNER', owner: 'node-b' });
+    // So did the state rows: built on node-b while warming, dropped on node-a at release.
+    const queries = queryClient(nodeB.grpcPort);
+    const page = await queries.query(
+      {
+        aggregate_type: 'account',
+        filter: 'balance > 0',
+        consistency_token: next.consistency_token,
+      },
+      headers(tenant),
+    );
+    queries.close();
+    expect(
+      (page.rows as { aggregate_id: string; version: number }[]).map((r) => [
+        r.aggregate_id,
+        r.version,
+      ]),
+    ).toEqual([['acc-1', 4]]);
+    const tenantsOf = async (node: AggregateNode) =>
+      ((await admin(node, 'GET', 'read-model')).body.tenants as { tenant: string; rows: number }[])
+        .filter((t) => t.tenant === tenant)
+        .map((t) => t.rows);
+    expect(await tenantsOf(nodeB)).toEqual([2]);
+    expect(await tenantsOf(nodeA)).toEqual([]);
     const refused = await rejection(
       clientA.submit(command('acc-1', 'Deposit', { amount: 1 }), headers(tenant)),
     );

@@ -122,6 +122,10 @@ export class StateReadModel {
     for (const applied of this.model.apply(changes)) this.publish(applied);
   }
 
+  get path(): string {
+    return this.options.path;
+  }
+
   drop(tenant: TenantId): number {
     return this.model.dropTenant(tenant);
   }
