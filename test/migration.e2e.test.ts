@@ -2,6 +2,7 @@
 // the controller's Migrator, all on loopback. Commands flow through the routers while tenants move.
 import type { StoredCommit, TenantId } from '@tenantfold/core';
 import { StreamKey, TenantId as Tenant, Uuid } from '@tenantfold/core';
+import type { Placement } from '@tenantfold/nats';
 import { JetStreamEventLog, resolveOwner } from '@tenantfold/nats';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AggregatePosition, MigrationResult } from '@tenantfold/placement-controller';
@@ -10,6 +11,7 @@ import {
   MigrationMetrics,
   Migrator,
   NodeAdminClient,
+  placementLoader,
 } from '@tenantfold/placement-controller';
 import { commitOf } from '@tenantfold/testkit';
 import type { CapturedRun } from '@tenantfold/placement-controller/testing';
@@ -20,11 +22,14 @@ import { grpcClient, metricSum } from './support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
 
 let cluster: TestCluster;
+/** A complete read of the cluster's placement (PlacementStore.load can miss a heartbeating node). */
+let loadPlacement: () => Promise<Placement>;
 let clients: GrpcClient[];
 let log: JetStreamEventLog;
 
 beforeAll(async () => {
   cluster = await TestCluster.start({ natsUrl: inject('natsUrl'), routers: 2 });
+  loadPlacement = placementLoader(cluster.nc, cluster.placement);
   clients = cluster.routers.map((router) => grpcClient(router.grpcPort));
   log = await JetStreamEventLog.open({
     nc: cluster.nc,
@@ -64,6 +69,7 @@ const command = (id: string, type: string, data: Record<string, unknown>, comman
 function migrator(admin = new NodeAdminClient(ADMIN_TOKEN)): Migrator {
   return new Migrator({
     placement: cluster.placement,
+    loadPlacement,
     admin,
     metrics: new MigrationMetrics(),
     timeouts: { warmMs: 20_000, drainMs: 10_000, verifyMs: 20_000, notifyMs: 5_000 },
@@ -74,7 +80,7 @@ function migrator(admin = new NodeAdminClient(ADMIN_TOKEN)): Migrator {
 async function tenantToMove(
   prefix: string,
 ): Promise<{ tenant: TenantId; from: string; to: string }> {
-  const placement = await cluster.placement.load();
+  const placement = await loadPlacement();
   const tenant = Tenant.parse(`${prefix}-${Math.random().toString(36).slice(2, 8)}`);
   const from = resolveOwner(placement, tenant) as string;
   const to = [...cluster.nodes.keys()].find((id) => id !== from) as string;
@@ -145,7 +151,7 @@ describe('tenant migration', () => {
     for (const id of accounts)
       await clients[0]!.submit(command(id, 'Open', { owner: 'e2e' }), headers);
 
-    const traffic = load(tenant, accounts, 48);
+    const traffic = load(tenant, accounts, 64);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const phaseAt = new Map<string, number>();
     const result: MigrationResult = await migrator().migrate(tenant, to, {
@@ -157,7 +163,7 @@ describe('tenant migration', () => {
     expect(result.outcome, result.reason).toBe('DONE');
     expect(result.from).toBe(from);
     expect(result.aggregates).toBe(accounts.length);
-    expect(resolveOwner(await cluster.placement.load(), tenant)).toBe(to);
+    expect(resolveOwner(await loadPlacement(), tenant)).toBe(to);
 
     const failed = traffic.sent.filter((s) => s.error !== undefined);
     expect(failed.map((f) => f.error)).toEqual([]);
@@ -253,7 +259,7 @@ describe('tenant migration', () => {
 
     expect(result.outcome).toBe('ROLLED_BACK');
     expect(result.reason).toMatch(/verification failed: 1 aggregate\(s\) differ.*account\/acc-1/);
-    const placement = await cluster.placement.load();
+    const placement = await loadPlacement();
     expect(resolveOwner(placement, tenant)).toBe(from);
     expect(placement.migrations.get(tenant)).toMatchObject({ phase: 'ROLLED_BACK', from, to });
     // The source serves the tenant again, on top of the stale commit too.
@@ -285,8 +291,11 @@ describe('tenant migration', () => {
     };
     expect(plan.moves).toHaveLength(frozen);
     expect(plan.moves.every((m) => m.to === 'node-d')).toBe(true);
-    expect(frozen / tenants.length).toBeGreaterThan(0.1);
-    expect(frozen / tenants.length).toBeLessThan(0.45);
+    // Other tests' tenants live here too: the share is counted on this test's 60.
+    const spread = new Set<string>(tenants);
+    const share = plan.moves.filter((m) => spread.has(m.tenant)).length / tenants.length;
+    expect(share).toBeGreaterThan(0.1);
+    expect(share).toBeLessThan(0.45);
 
     // Light traffic on every tenant while they move.
     const failures: string[] = [];
@@ -304,6 +313,7 @@ describe('tenant migration', () => {
     await Promise.all(traffic);
     expect(applied.code, applied.err + applied.out).toBe(EXIT.OK);
     const outcome = JSON.parse(applied.out) as {
+      results: MigrationResult[];
       moved: number;
       unpinned: number;
       complete: boolean;
@@ -313,10 +323,15 @@ describe('tenant migration', () => {
     expect(failures).toEqual([]);
 
     // Every tenant is where the ring over four nodes puts it, without pins.
-    const placement = await cluster.placement.load();
+    const placement = await loadPlacement();
     expect(tenants.filter((t) => placement.pins.has(t))).toEqual([]);
     const onD = tenants.filter((t) => resolveOwner(placement, t) === 'node-d');
-    expect(onD.map(String).sort()).toEqual(plan.moves.map((m) => m.tenant).sort());
+    expect(onD.map(String).sort()).toEqual(
+      plan.moves
+        .map((m) => m.tenant)
+        .filter((t) => spread.has(t))
+        .sort(),
+    );
     expect(
       (
         JSON.parse((await placementctl('--json', 'rebalance', '--plan')).out) as {
@@ -325,7 +340,11 @@ describe('tenant migration', () => {
       ).moves,
     ).toEqual([]);
     process.stdout.write(
-      `rebalance: ${frozen} of ${tenants.length} tenants moved to node-d under load, 0 failed commands, hold p99 ${outcome.holdMs.p99.toFixed(0)} ms\n`,
+      `rebalance: ${onD.length} of ${tenants.length} tenants (and ${frozen - onD.length} other) moved to node-d under load, 0 failed commands, hold p99 ${outcome.holdMs.p99.toFixed(0)} ms; ` +
+        `source release p99 ${quantile(
+          outcome.results.map((r) => r.releaseMs ?? 0),
+          0.99,
+        ).toFixed(0)} ms; warnings ${JSON.stringify(outcome.results.flatMap((r) => r.warnings))}\n`,
     );
   });
 });

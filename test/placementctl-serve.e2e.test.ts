@@ -16,6 +16,7 @@ import {
   MigrationMetrics,
   Migrator,
   NodeAdminClient,
+  placementLoader,
 } from '@tenantfold/placement-controller';
 import type { NatsServer } from '@tenantfold/testkit';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
@@ -88,7 +89,12 @@ beforeAll(async () => {
   const metrics = new MigrationMetrics();
   controller = new ControllerService({
     placement,
-    migrator: new Migrator({ placement, admin: new NodeAdminClient(''), metrics }),
+    migrator: new Migrator({
+      placement,
+      loadPlacement: placementLoader(nc, placement),
+      admin: new NodeAdminClient(''),
+      metrics,
+    }),
     metrics,
     logger: silentLogger,
     heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,

@@ -70,8 +70,10 @@ export class CliContext {
 
   async migrator(metrics?: MigrationMetrics): Promise<Migrator> {
     const config = this.config();
+    const cluster = await this.cluster();
     return new Migrator({
-      placement: (await this.cluster()).placement,
+      placement: cluster.placement,
+      loadPlacement: cluster.loadPlacement,
       admin: new NodeAdminClient(config.adminToken),
       logger: this.logger(),
       metrics: metrics ?? new MigrationMetrics(),

@@ -3,9 +3,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { NotFoundError, UnavailableError } from '@tenantfold/core';
+import type { Placement } from '@tenantfold/nats';
 import { CommitSubjects, PlacementStore } from '@tenantfold/nats';
 import type { ControllerConfig } from '../config/settings.js';
 import { FrozenPins } from './frozenPins.js';
+import { placementLoader } from './placementLoader.js';
 
 /** What the controller reads and writes: the placement bucket and the commit stream's subjects. */
 export interface Cluster {
@@ -13,6 +15,8 @@ export interface Cluster {
   readonly placement: PlacementStore;
   /** Pins the controller wrote to hold tenants still (`nodes add`); `rebalance` moves them. */
   readonly frozen: FrozenPins;
+  /** The whole placement, complete (see `placementLoader`): use it rather than `placement.load()`. */
+  loadPlacement(this: void): Promise<Placement>;
   /** Tenants that have aggregates in the commit stream, with their aggregate counts. */
   tenantsInStorage(): Promise<Map<TenantId, number>>;
   close(): Promise<void>;
@@ -41,6 +45,7 @@ export async function connectCluster(
       nc,
       placement,
       frozen,
+      loadPlacement: placementLoader(nc, placement),
       tenantsInStorage: () => tenantsInStorage(nc, settings),
       async close() {
         if (owned) await nc.close();

@@ -12,7 +12,7 @@ export interface ClusterView {
 
 export async function loadView(cluster: Cluster): Promise<ClusterView> {
   const [placement, stored] = await Promise.all([
-    cluster.placement.load(),
+    cluster.loadPlacement(),
     cluster.tenantsInStorage(),
   ]);
   const tenants = new Map(stored);

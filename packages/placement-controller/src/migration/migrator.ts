@@ -6,7 +6,13 @@ import {
   UnavailableError,
   ValidationError,
 } from '@tenantfold/core';
-import type { MigrationPhase, MigrationRecord, PlacementStore, Stored } from '@tenantfold/nats';
+import type {
+  MigrationPhase,
+  MigrationRecord,
+  Placement,
+  PlacementStore,
+  Stored,
+} from '@tenantfold/nats';
 import { checkNodeId, PlacementConflictError, resolveOwner } from '@tenantfold/nats';
 import type { NodeAddress, NodeAdminClient } from '../admin/nodeAdminClient.js';
 import type { MigrationMetrics } from './metrics.js';
@@ -36,6 +42,12 @@ export class MigrationSupersededError extends UnavailableError {}
 
 export interface MigratorOptions {
   readonly placement: PlacementStore;
+  /**
+   * Reads the whole placement. @default `placement.load()`, which can miss an
+   * entry rewritten during the read: pass `Cluster.loadPlacement` or
+   * `placementLoader(nc, store)`.
+   */
+  readonly loadPlacement?: () => Promise<Placement>;
   readonly admin: NodeAdminClient;
   readonly logger?: Logger;
   readonly metrics?: MigrationMetrics;
@@ -55,10 +67,12 @@ export interface MigrateOptions {
 export class Migrator {
   readonly timeouts: MigrationTimeouts;
   readonly logger: Logger;
+  private readonly load: () => Promise<Placement>;
 
   constructor(readonly options: MigratorOptions) {
     this.timeouts = Object.freeze({ ...DEFAULT_MIGRATION_TIMEOUTS, ...options.timeouts });
     this.logger = options.logger ?? silentLogger;
+    this.load = options.loadPlacement ?? (() => options.placement.load());
   }
 
   /** Moves `tenant` from its current owner to node `to`; resolves with the outcome (also when rolled back). */
@@ -69,7 +83,7 @@ export class Migrator {
   ): Promise<MigrationResult> {
     const tenant = Tenant.parse(tenantInput, 'tenant');
     checkNodeId(to, 'to');
-    const placement = await this.options.placement.load();
+    const placement = await this.load();
     const target = placement.nodes.get(to);
     if (target === undefined) {
       throw new NotFoundError(`node '${to}' is not registered (see \`placementctl nodes list\`)`);
@@ -114,7 +128,7 @@ export class Migrator {
     const tenant = Tenant.parse(tenantInput, 'tenant');
     const record = await this.options.placement.getMigration(tenant);
     if (record === undefined || FINAL_PHASES.has(record.phase)) return undefined;
-    const placement = await this.options.placement.load();
+    const placement = await this.load();
     const address = (id: string): NodeAddress =>
       placement.nodes.get(id) ?? { id, adminAddress: '' };
     const run = new MigrationRun(
@@ -150,6 +164,8 @@ class MigrationRun {
   private readonly startedAt = performance.now();
   private phaseStartedAt = this.startedAt;
   private heldAt: number | undefined;
+  /** When the final record (DONE / ROLLED_BACK) was written: routers stop holding. */
+  private settledAt: number | undefined;
   private aggregates: number | undefined;
   private readonly phases: Array<{ phase: MigrationPhase; ms: number }> = [];
   private readonly warnings: string[] = [];
@@ -276,6 +292,7 @@ class MigrationRun {
       this.revision = now.revision; // an earlier attempt of this write landed after all
     }
     const at = performance.now();
+    if (FINAL_PHASES.has(phase)) this.settledAt = at;
     this.phases.push({ phase: this.record.phase, ms: at - this.phaseStartedAt });
     this.phaseStartedAt = at;
     this.record = next;
@@ -305,7 +322,8 @@ class MigrationRun {
       outcome,
       ...(reason === undefined ? {} : { reason }),
       phases: [...this.phases],
-      ...(this.heldAt === undefined ? {} : { holdMs: end - this.heldAt }),
+      ...(this.heldAt === undefined ? {} : { holdMs: (this.settledAt ?? end) - this.heldAt }),
+      ...(outcome === 'DONE' ? { releaseMs: end - (this.settledAt ?? end) } : {}),
       totalMs: end - this.startedAt,
       ...(this.aggregates === undefined ? {} : { aggregates: this.aggregates }),
       warnings: [...this.warnings],

@@ -44,6 +44,8 @@ export interface MigrationResult {
    * the DRAINING write to the DONE / ROLLED_BACK write (undefined: never held).
    */
   readonly holdMs?: number;
+  /** DONE: how long the source took to release the tenant afterwards (commands already flow). */
+  readonly releaseMs?: number;
   readonly totalMs: number;
   /** Aggregates the source reported in its drain (undefined: no drain happened). */
   readonly aggregates?: number;

@@ -34,7 +34,7 @@ export interface RebalanceOutcome {
 export async function applyRebalance(
   plan: RebalancePlan,
   migrator: Migrator,
-  cluster: Pick<Cluster, 'placement' | 'frozen'>,
+  cluster: Pick<Cluster, 'placement' | 'frozen' | 'loadPlacement'>,
   options: ApplyOptions = {},
 ): Promise<RebalanceOutcome> {
   const logger = options.logger ?? silentLogger;
@@ -75,11 +75,11 @@ export async function applyRebalance(
 }
 
 async function unpinRingRepeats(
-  cluster: Pick<Cluster, 'placement' | 'frozen'>,
+  cluster: Pick<Cluster, 'placement' | 'frozen' | 'loadPlacement'>,
   moved: readonly string[],
   logger: Logger,
 ): Promise<number> {
-  const now = await cluster.placement.load();
+  const now = await cluster.loadPlacement();
   const ring = tenantRing(now);
   let unpinned = 0;
   for (const raw of moved) {

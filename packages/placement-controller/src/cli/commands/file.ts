@@ -32,7 +32,7 @@ export function fileCommands({ program, context, run }: CommandSet): void {
     .addHelpText('after', '\nExample:\n  placementctl export -o placement.yaml')
     .action(
       run(async (options: { output?: string }) => {
-        const placement = await (await context.cluster()).placement.load();
+        const placement = await (await context.cluster()).loadPlacement();
         const yaml = placementToYaml(placement);
         if (options.output === undefined) {
           context.print({ placement: yaml }, () => yaml);

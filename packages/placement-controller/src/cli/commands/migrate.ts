@@ -131,6 +131,7 @@ export function migrationCommands({ program, context, run }: CommandSet): void {
             p99: quantile(holds, 0.99),
           },
           complete: outcome.complete,
+          results: outcome.results,
         };
         context.print(summary, () =>
           [
@@ -187,7 +188,9 @@ function printResult(context: CliContext, result: MigrationResult): void {
       ['PHASE', 'TIME'],
       result.phases.map((p) => [p.phase, ms(p.ms)]),
     );
-    const tail = `commands held: ${ms(result.holdMs)} (DRAINING → ${result.outcome}); total ${ms(result.totalMs)}\n`;
+    const release =
+      result.releaseMs === undefined ? '' : `, source released in ${ms(result.releaseMs)}`;
+    const tail = `commands held: ${ms(result.holdMs)} (DRAINING → ${result.outcome})${release}; total ${ms(result.totalMs)}\n`;
     return head + phases + tail + result.warnings.map((w) => `warning: ${w}\n`).join('');
   });
 }

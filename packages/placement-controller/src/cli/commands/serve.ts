@@ -32,8 +32,10 @@ export function serveCommand({ program, context, run }: CommandSet): void {
       run(async (options: { listen?: { host: string; port: number } }) => {
         const config = context.config();
         const metrics = new MigrationMetrics();
+        const cluster = await context.cluster();
         const service = new ControllerService({
-          placement: (await context.cluster()).placement,
+          placement: cluster.placement,
+          loadPlacement: cluster.loadPlacement,
           migrator: await context.migrator(metrics),
           metrics,
           logger: context.logger(),

@@ -29,7 +29,7 @@ export function swarmCommands({ program, context, run }: CommandSet): void {
     )
     .action(
       run(async (options: { swarmNode?: Map<string, string> }) => {
-        const placement = await (await context.cluster()).placement.load();
+        const placement = await (await context.cluster()).loadPlacement();
         const constraints = swarmConstraints(placement, options.swarmNode);
         context.print(constraints, () =>
           constraints.length === 0
@@ -55,7 +55,7 @@ export function swarmCommands({ program, context, run }: CommandSet): void {
     )
     .action(
       run(async (options: StackFlags) => {
-        const placement = await (await context.cluster()).placement.load();
+        const placement = await (await context.cluster()).loadPlacement();
         const yaml = swarmStack(placement, {
           image: options.image,
           ...(options.natsUrl === undefined ? {} : { natsUrl: options.natsUrl }),

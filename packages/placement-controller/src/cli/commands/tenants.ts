@@ -109,7 +109,7 @@ export function tenantCommands({ program, context, run }: CommandSet): void {
     .action(
       run(async (tenant: TenantId, node: string, options: { force?: boolean }) => {
         const cluster = await context.cluster();
-        const placement = await cluster.placement.load();
+        const placement = await cluster.loadPlacement();
         const target = placement.nodes.get(node);
         if (target === undefined) throw new NotFoundError(`node '${node}' is not registered`);
         if (target.status === 'down') throw new ValidationError(`node '${node}' is down`, 'node');
@@ -147,7 +147,7 @@ export function tenantCommands({ program, context, run }: CommandSet): void {
     .action(
       run(async (tenant: TenantId, options: { force?: boolean }) => {
         const cluster = await context.cluster();
-        const placement = await cluster.placement.load();
+        const placement = await cluster.loadPlacement();
         const pin = placement.pins.get(tenant);
         if (pin === undefined)
           throw new NotFoundError(`tenant '${Tenant.token(tenant)}' is not pinned`);
