@@ -7,8 +7,10 @@
 // same run and interleaved round by round, measures at concurrency 1, 32 and 256:
 //   raw   acknowledged JetStream publishes: 150-byte payload, Nats-Msg-Id and
 //         expected last subject sequence, one subject per worker (as bench/store.ts);
-//   node  `SubmitCommand` over gRPC (one client, tenant header `x-tenant-id`),
-//         `Deposit {amount: 1}` spread over 10,000 accounts opened beforehand.
+//   node  `SubmitCommand` over gRPC (one client on a worker thread, as a client
+//         elsewhere would not share the node's event loop; tenant header
+//         `x-tenant-id`), `Deposit {amount: 1}` spread over 10,000 accounts
+//         opened beforehand.
 // Then the rehydration time of one aggregate of 10,000 events, without snapshots
 // and with a snapshot every 1,000 events: `state()` on a fresh store and backend.
 // Prints a table of medians over the rounds, one JSON line per case, and the
@@ -16,11 +18,13 @@
 // BENCH_REHYDRATION_RUNS (5), BENCH_MANIFEST (another manifest with an `account`
 // aggregate, e.g. without the example's projection and process manager).
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { AggregateStore, silentLogger } from '@tenantfold/core';
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { startNatsServer } from '@tenantfold/testkit';
-import { accountId, AGGREGATES, depositCase, grpcSubmitter, openAccounts } from './accounts.js';
+import { AGGREGATES } from './accounts.js';
+import type { ClientReply, ClientRequest } from './grpcClientWorker.js';
 import type { Round } from './lib.js';
 import {
   CONCURRENCY,
@@ -101,6 +105,34 @@ async function rehydrationCase(url: string, snapshotEvery: number): Promise<Rehy
   };
 }
 
+/** The gRPC client on its own thread (see grpcClientWorker.ts): one request at a time. */
+function grpcClientThread(port: number) {
+  // tsx's loader does not follow into a worker: the worker registers it, then loads the client.
+  const script = new URL('./grpcClientWorker.ts', import.meta.url).href;
+  const worker = new Worker(
+    `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`,
+    { eval: true, workerData: { port }, execArgv: ['--conditions=source'] },
+  );
+  const ask = (request: ClientRequest) =>
+    new Promise<Round | undefined>((resolve, reject) => {
+      worker.once('message', (reply: ClientReply) =>
+        reply.error === undefined ? resolve(reply.round) : reject(new Error(reply.error)),
+      );
+      worker.once('error', reject);
+      worker.postMessage(request);
+    });
+  return {
+    open: () => ask({ op: 'open' }),
+    warm: (concurrency: number) => ask({ op: 'warm', concurrency }),
+    deposit: async (concurrency: number, offset: number) =>
+      (await ask({ op: 'deposit', concurrency, offset }))!,
+    close: async () => {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const server = await startNatsServer();
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -127,7 +159,7 @@ async function main(): Promise<void> {
       placementBucket: `PLACEMENT_${suffix}`,
     },
   );
-  const grpc = grpcSubmitter(node.grpcPort);
+  const grpc = grpcClientThread(node.grpcPort);
   const { nc, js } = await openRawStream(server.url);
   try {
     console.log(
@@ -135,16 +167,14 @@ async function main(): Promise<void> {
     );
 
     const t = performance.now();
-    await openAccounts(grpc.submit, 256);
+    await grpc.open();
     console.log(
       `opened ${AGGREGATES} accounts over gRPC in ${((performance.now() - t) / 1_000).toFixed(2)} s`,
     );
     // Warm-up, not measured: JIT and connections warm.
     for (const c of CONCURRENCY) {
       await rawCase(js, 0, c);
-      await Promise.all(
-        Array.from({ length: c }, (_, w) => grpc.submit(accountId(w), 'Deposit', { amount: 1 })),
-      );
+      await grpc.warm(c);
     }
 
     const results = new Map<string, Round[]>();
@@ -156,7 +186,7 @@ async function main(): Promise<void> {
     for (let r = 1; r <= ROUNDS; r++) {
       for (const c of CONCURRENCY) {
         record('raw', c, await rawCase(js, r, c));
-        record('node', c, await depositCase(grpc.submit, c, r * 997));
+        record('node', c, await grpc.deposit(c, r * 997));
       }
       process.stdout.write(`round ${r}/${ROUNDS} done\n`);
     }
@@ -191,7 +221,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    grpc.close();
+    await grpc.close();
     await node.stop();
     await nc.close();
     await server.stop();

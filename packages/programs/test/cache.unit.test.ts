@@ -135,6 +135,72 @@ describe('compiled once, cached by content hash', () => {
     expect(rt.stats).toEqual({ programs: 1, compiles: 3, restarts: 1 });
   });
 
+  it('runs waiting calls together, each on a fresh scope with its own outcome', async () => {
+    const rt = runtime({ isolates: 1 });
+    const code = `
+      let seen = 0;
+      function decide(state, command) {
+        seen++;
+        if (command.type === 'No') reject('no ' + command.data.n);
+        if (command.type === 'Bug') return undefined.x;
+        return { type: 'Seen', data: { seen, n: command.data.n } };
+      }
+    `;
+    const program = await rt.load({ filename: 'shared.js', code });
+    const types = ['Ok', 'No', 'Bug'];
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, n) =>
+        program.call('decide', [{}, { type: types[n % 3]!, data: { n } }], { cpuMs: 1_000 }),
+      ),
+    );
+    expect(results).toEqual(
+      Array.from({ length: 30 }, (_, n) =>
+        n % 3 === 0
+          ? { kind: 'returned', json: `{"type":"Seen","data":{"seen":1,"n":${n}}}` }
+          : n % 3 === 1
+            ? { kind: 'rejected', message: `no ${n}` }
+            : { kind: 'failed', name: 'TypeError', message: expect.any(String) as unknown },
+      ),
+    );
+    expect(rt.stats).toEqual({ programs: 1, compiles: 1, restarts: 0 });
+  });
+
+  it('gives the call at fault in a shared crossing its own limit error, the others their results', async () => {
+    const rt = runtime({ isolates: 1, limits: { memoryMb: 16 } });
+    const code = `
+      function decide(state, command) {
+        if (command.type === 'Spin') for (;;);
+        if (command.type === 'Hog') { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }
+        return { type: 'Done', data: { n: command.data.n } };
+      }
+    `;
+    const program = await rt.load({ filename: 'faulty.js', code });
+    const call = (type: string, n: number) =>
+      program.call('decide', [{}, { type, data: { n } }], { cpuMs: 300 });
+    // The first call holds the only isolate, so the rest wait and then share a crossing.
+    const settled = await Promise.allSettled([
+      call('Fine', 0),
+      call('Fine', 1),
+      call('Spin', 2),
+      call('Fine', 3),
+      call('Hog', 4),
+      call('Fine', 5),
+    ]);
+    const messages = settled.map((s) =>
+      s.status === 'fulfilled' ? s.value : (s.reason as Error).message,
+    );
+    expect(messages).toEqual([
+      { kind: 'returned', json: '{"type":"Done","data":{"n":0}}' },
+      { kind: 'returned', json: '{"type":"Done","data":{"n":1}}' },
+      'decide exceeded the CPU limit of 300 ms',
+      { kind: 'returned', json: '{"type":"Done","data":{"n":3}}' },
+      'decide exceeded the memory limit of 16 MB; its isolate is restarted',
+      { kind: 'returned', json: '{"type":"Done","data":{"n":5}}' },
+    ]);
+    expect(settled[2]).toMatchObject({ reason: expect.any(ProgramLimitError) as unknown });
+    expect(settled[4]).toMatchObject({ reason: expect.any(ProgramLimitError) as unknown });
+  });
+
   it('refuses a pool size out of range', () => {
     expect(() => new ProgramRuntime({ isolates: 0 })).toThrow(ValidationError);
     expect(() => new ProgramRuntime({ isolates: 1.5 })).toThrow(ValidationError);

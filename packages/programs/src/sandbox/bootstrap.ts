@@ -27,7 +27,11 @@
  * `'fold'` (`argsJson` = `[state, items]`) it folds `state = fn(state, item)`
  * over the items, and with `'each'` (`argsJson` = a list of argument lists)
  * it returns the list of results: one boundary crossing for many calls, each
- * still on a fresh scope; the first failure ends the batch.
+ * still on a fresh scope; the first failure ends the batch. With `mode`
+ * `'calls'` (`argsJson` = a list of `[name, args]`) the calls are independent:
+ * each on a fresh scope, each with its own outcome string (below), the
+ * outcomes joined by newlines (outcome strings never contain one: JSON text
+ * escapes it).
  *
  * - `R` + JSON: the function returned this JSON value (`name === null` asks
  *   for the list of functions the program defines);
@@ -214,8 +218,27 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
     return [result];
   };
 
+  const outcomeOf = (factory, name, args) => {
+    try {
+      const step = once(factory, name, args);
+      return typeof step === 'string' ? step : 'R' + stringify(step[0]);
+    } catch (error) {
+      return describeThrow(error);
+    }
+  };
+
   const install = (factory) => (name, argsJson, mode) => {
     try {
+      if (mode === 'calls') {
+        // args = [[name0, args0], ...]: independent calls, one outcome line each.
+        const calls = parse(argsJson);
+        let outcomes = '';
+        for (let i = 0; i < calls.length; i++) {
+          if (i > 0) outcomes += '\n';
+          outcomes += outcomeOf(factory, calls[i][0], calls[i][1]);
+        }
+        return outcomes;
+      }
       if (name === null) {
         const scope = factory();
         return 'R' + stringify(keys(scope).filter((k) => typeof scope[k] === 'function'));
@@ -241,8 +264,7 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
         }
         return 'R' + stringify(results);
       }
-      const step = once(factory, name, args);
-      return typeof step === 'string' ? step : 'R' + stringify(step[0]);
+      return outcomeOf(factory, name, args);
     } catch (error) {
       return describeThrow(error);
     }

@@ -14,8 +14,12 @@ import {
 } from './bootstrap.js';
 import type { BatchMode, CallOptions, CallOutcome, Program, ProgramSource } from './program.js';
 
-/** `call(name, argsJson)` inside the isolate; `name === null` lists the defined functions. */
-type CallFn = (name: string | null, argsJson: string, mode?: BatchMode) => string;
+/**
+ * `call(name, argsJson, mode)` inside the isolate (see the bootstrap); `name === null`
+ * lists the defined functions, and mode `calls` runs independent calls, one outcome line each.
+ */
+type CallFn = (name: string | null, argsJson: string, mode?: CrossingMode) => string;
+type CrossingMode = BatchMode | 'calls';
 type InstallFn = (factory: unknown) => CallFn;
 
 interface Live {
@@ -39,7 +43,19 @@ export interface SandboxedProgramSpec {
   readonly isolates: number;
 }
 
-/** One isolate of a program's pool; it runs at most one call at a time. */
+/** A call waiting for an isolate. */
+interface Pending {
+  readonly fn: ProgramFunction | null;
+  readonly argsJson: string;
+  readonly cpuMs: number;
+  readonly mode: BatchMode | undefined;
+  /** Whether the call must cross alone (it was in a crossing that failed as a whole). */
+  readonly alone: boolean;
+  readonly resolve: (outcome: CallOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One isolate of a program's pool; it runs at most one crossing at a time. */
 interface Slot {
   /** The isolate, or undefined until (re)started by the next call given this slot. */
   live: Live | undefined;
@@ -58,20 +74,30 @@ const TIMED_OUT = 'Script execution timed out.';
 /** Longest message copied out of a program into an error. */
 const MAX_MESSAGE_CHARS = 2_000;
 
+/** Most queued calls that share one crossing into an isolate. */
+const MAX_CALLS_PER_CROSSING = 64;
+
 /**
  * One program on a small pool of isolates (up to `spec.isolates`, started
  * lazily: a new isolate is started only when every existing one is busy).
- * Each isolate runs one call at a time, so a call that exhausts the memory
- * limit is the only one in flight on its isolate: it alone fails, and only
- * that isolate is disposed and restarted, on the next call given to it.
- * Calls beyond the pool wait, first come first served, for a free isolate.
+ * Calls beyond the pool wait, first come first served, for a free isolate,
+ * which then takes every waiting call (up to {@link MAX_CALLS_PER_CROSSING})
+ * in one crossing: a crossing costs a round trip through the event loop, the
+ * calls themselves microseconds, so under load this is what keeps the pool
+ * from being the queue. Each call of a crossing still runs on a fresh scope
+ * and gets its own outcome. A crossing is bounded by the smallest CPU limit
+ * of its calls; if it fails as a whole (out of time or memory), its calls
+ * run again, each alone under its own limits, so the one at fault gets the
+ * error it would have got alone and the others their results (calls are
+ * deterministic and leave nothing behind, so running one again is safe).
+ * Each isolate runs one crossing at a time, so a call alone that exhausts
+ * the memory limit is the only one in flight on its isolate: it alone fails,
+ * and only that isolate is disposed and restarted, on the next crossing
+ * given to it.
  */
 export class SandboxedProgram implements Program {
   private readonly slots: Slot[] = [];
-  private readonly waiting: {
-    resolve: (slot: Slot) => void;
-    reject: (error: Error) => void;
-  }[] = [];
+  private readonly queue: Pending[] = [];
   private disposed = false;
   private defined: ReadonlySet<ProgramFunction> = new Set();
 
@@ -156,53 +182,108 @@ export class SandboxedProgram implements Program {
       slot.live = undefined;
     }
     const unavailable = new UnavailableError('the program runtime is disposed');
-    for (const waiter of this.waiting.splice(0)) waiter.reject(unavailable);
+    for (const call of this.queue.splice(0)) call.reject(unavailable);
   }
 
-  private async invoke(
+  private invoke(
     fn: ProgramFunction | null,
     args: JsonValue | readonly JsonValue[],
     cpuMs: number,
     mode?: BatchMode,
   ): Promise<CallOutcome> {
-    const argsJson = JSON.stringify(args);
-    const slot = await this.acquire();
-    try {
-      return await this.run(slot, fn, argsJson, cpuMs, mode);
-    } finally {
-      this.release(slot);
-    }
-  }
-
-  /** A free slot: one with a live isolate, else a blown one, else a new one, else the next freed. */
-  private acquire(): Promise<Slot> {
     if (this.disposed) {
       return Promise.reject(new UnavailableError('the program runtime is disposed'));
     }
+    const argsJson = JSON.stringify(args);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ fn, argsJson, cpuMs, mode, alone: false, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Hands waiting calls to free isolates (starting new ones up to the pool size). */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.disposed) {
+      const slot = this.freeSlot();
+      if (slot === undefined) return;
+      slot.busy = true;
+      void this.cross(slot, this.takeCalls());
+    }
+  }
+
+  /** A free slot: one with a live isolate, else a blown one, else a new one, else none. */
+  private freeSlot(): Slot | undefined {
     let free: Slot | undefined;
     for (const slot of this.slots) {
       if (slot.busy) continue;
-      if (slot.live !== undefined) {
-        free = slot;
-        break;
-      }
+      if (slot.live !== undefined) return slot;
       free ??= slot;
     }
     if (free === undefined && this.slots.length < this.spec.isolates) {
       free = { live: undefined, busy: false, blown: false };
       this.slots.push(free);
     }
-    if (free !== undefined) {
-      free.busy = true;
-      return Promise.resolve(free);
-    }
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    return free;
   }
 
-  private release(slot: Slot): void {
-    const next = this.waiting.shift();
-    if (next !== undefined && !this.disposed) next.resolve(slot);
-    else slot.busy = false;
+  /** The next crossing's calls: the first waiting call, with the plain calls behind it. */
+  private takeCalls(): Pending[] {
+    const first = this.queue.shift()!;
+    const calls = [first];
+    if (!shareable(first)) return calls;
+    while (calls.length < MAX_CALLS_PER_CROSSING) {
+      const next = this.queue[0];
+      if (next === undefined || !shareable(next)) break;
+      calls.push(this.queue.shift()!);
+    }
+    return calls;
+  }
+
+  /** Runs one crossing, frees the slot, then settles its calls (so their callers find it free). */
+  private async cross(slot: Slot, calls: readonly Pending[]): Promise<void> {
+    let settle: () => void;
+    if (calls.length === 1) {
+      const [call] = calls as [Pending];
+      settle = await this.run(slot, call.fn, call.argsJson, call.cpuMs, call.mode).then(
+        (outcome) => () => call.resolve(outcome),
+        (error: unknown) => () => call.reject(error),
+      );
+    } else {
+      settle = await this.runShared(slot, calls);
+    }
+    slot.busy = false;
+    settle();
+    this.pump();
+  }
+
+  /**
+   * Many independent calls in one crossing; what settles them. If the
+   * crossing fails as a whole, its calls are queued again, each to run alone.
+   */
+  private async runShared(slot: Slot, calls: readonly Pending[]): Promise<() => void> {
+    const argsJson = `[${calls.map((call) => `[${JSON.stringify(call.fn)},${call.argsJson}]`).join(',')}]`;
+    const cpuMs = Math.min(...calls.map((call) => call.cpuMs));
+    let raw: string | CallOutcome | undefined;
+    try {
+      const live = await this.ensureLive(slot);
+      raw = await this.apply(slot, live, null, argsJson, cpuMs, 'calls', 'calls');
+    } catch (error) {
+      if (this.disposed) return () => calls.forEach((call) => call.reject(error));
+    }
+    if (typeof raw !== 'string') {
+      // Out of time or memory as a whole: find the call at fault by running each alone.
+      this.queue.unshift(...calls.map((call) => ({ ...call, alone: true })));
+      return () => undefined;
+    }
+    const lines = raw.split('\n');
+    return () =>
+      calls.forEach((call, i) => {
+        try {
+          call.resolve(decode(lines[i] ?? ''));
+        } catch (error) {
+          call.reject(error);
+        }
+      });
   }
 
   private async run(
@@ -213,10 +294,25 @@ export class SandboxedProgram implements Program {
     mode: BatchMode | undefined,
   ): Promise<CallOutcome> {
     const live = await this.ensureLive(slot);
-    const label = fn ?? 'top-level code';
-    let raw: string;
+    const raw = await this.apply(slot, live, fn, argsJson, cpuMs, mode, fn ?? 'top-level code');
+    return typeof raw === 'string' ? decode(raw) : raw;
+  }
+
+  /**
+   * One crossing into `live`: the bootstrap's reply, or the failure as the
+   * caller should see it (a limit, the runtime disposed, or a `failed` outcome).
+   */
+  private async apply(
+    slot: Slot,
+    live: Live,
+    fn: ProgramFunction | null,
+    argsJson: string,
+    cpuMs: number,
+    mode: CrossingMode | undefined,
+    label: string,
+  ): Promise<string | CallOutcome> {
     try {
-      raw = await live.call.apply(undefined, [fn, argsJson, mode], { timeout: cpuMs });
+      return await live.call.apply(undefined, [fn, argsJson, mode], { timeout: cpuMs });
     } catch (error) {
       if (this.disposed) throw new UnavailableError('the program runtime is disposed');
       if (live.isolate.isDisposed) {
@@ -237,7 +333,6 @@ export class SandboxedProgram implements Program {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
       return { kind: 'failed', name, message: clip(message) };
     }
-    return decode(raw);
   }
 
   private async ensureLive(slot: Slot): Promise<Live> {
@@ -307,6 +402,11 @@ async function compile(
     const { name, message } = error as Error;
     throw new ValidationError(`${filename}: ${name}: ${message}`, undefined, { cause: error });
   }
+}
+
+/** Whether a waiting call may share a crossing with others: a plain call not already failed in one. */
+function shareable(call: Pending): boolean {
+  return call.fn !== null && call.mode === undefined && !call.alone;
 }
 
 function decode(raw: string): CallOutcome {
