@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
+import { decodeNotification, stateSubject } from '@tenantfold/query';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AggregateNode } from '@tenantfold/aggregate-node';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -19,7 +20,11 @@ import {
 // QueryService of a whole node: real nats-server, real gRPC, a real SQLite file.
 const names = isolatedNames();
 const path = readModelPath();
-const env = { AGGREGATE_READ_MODEL_PATH: path, AGGREGATE_QUERY_WAIT_MS: '300' };
+const env = {
+  AGGREGATE_READ_MODEL_PATH: path,
+  AGGREGATE_QUERY_WAIT_MS: '300',
+  AGGREGATE_SUBSCRIPTIONS_PER_TENANT: '2',
+};
 const SECRET = 'a cursor secret of the test nodes';
 
 let node: AggregateNode;
@@ -213,6 +218,63 @@ describe('QueryService', () => {
       ['LEFT', 'b', 3],
       ['CAUGHT_UP', '', 0],
     ]);
+  });
+
+  it('publishes each new row on state.<tenant>.<type>.<id> after writing it', async () => {
+    const received: [string, number, number][] = [];
+    const subscription = nc.subscribe(stateSubject('q-notify', 'account'), {
+      callback: (_error, message) => {
+        const n = decodeNotification(message.data);
+        received.push([message.subject, n.version, n.previous_version]);
+      },
+    });
+    await nc.flush();
+    const token = await account('q-notify', 'acc-1', 5);
+    await vi.waitFor(() => expect(received).toHaveLength(2));
+    subscription.unsubscribe();
+    expect(received).toEqual([
+      ['state.q-notify.account.acc-1', 1, 0],
+      ['state.q-notify.account.acc-1', 2, 1],
+    ]);
+    // Written before it was sent: the row is there at the notified version.
+    const page = await query('q-notify', { consistency_token: token });
+    expect((page.rows as Row[]).map((r) => r.version)).toEqual([2]);
+  });
+
+  it('caps open subscriptions per tenant with UNAVAILABLE, and frees the slot when one ends', async () => {
+    await account('q-cap', 'acc-1', 5);
+    const open = () => {
+      const stream = queries.subscribe({ aggregate_type: 'account' }, as('q-cap'));
+      const failed = new Promise<{ code: number; details: string }>((resolve) =>
+        stream.on('error', resolve as (e: unknown) => void),
+      );
+      const outcome = new Promise<'caught up' | 'refused'>((resolve) => {
+        stream.on('data', (c: Record<string, unknown>) => {
+          if (c.kind === 'CAUGHT_UP') resolve('caught up');
+        });
+        void failed.then(() => resolve('refused'));
+      });
+      return { stream, failed, outcome };
+    };
+    const first = open();
+    const second = open();
+    expect([await first.outcome, await second.outcome]).toEqual(['caught up', 'caught up']);
+    const third = open();
+    const refused = await third.failed;
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    expect(refused.details).toMatch(/subscription/i);
+    first.stream.cancel();
+    // The server frees the slot once it sees the cancel: a new stream is taken soon after.
+    const opened: ReturnType<typeof open>[] = [];
+    await vi.waitFor(
+      async () => {
+        const next = open();
+        opened.push(next);
+        expect(await next.outcome).toBe('caught up');
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+    for (const s of [second, ...opened]) s.stream.cancel();
   });
 
   it('rebuilds a deleted database at start: the same query results', async () => {
