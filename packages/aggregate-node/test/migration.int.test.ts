@@ -84,6 +84,18 @@ describe('tenant migration between two nodes', () => {
     await clientA.submit(command('acc-1', 'Open', { owner: 'ann' }), headers(tenant));
     await clientA.submit(command('acc-1', 'Deposit', { amount: 100 }), headers(tenant));
     await clientA.submit(command('acc-2', 'Open', { owner: 'bob' }), headers(tenant));
+    // A subscription held on the source through the move: changes travel on NATS, not the node.
+    const held = queryClient(nodeA.grpcPort);
+    const changes: [unknown, unknown, unknown][] = [];
+    const stream = held.subscribe(
+      { aggregate_type: 'account', filter: 'balance > 50' },
+      headers(tenant),
+    );
+    stream.on('data', (c: Record<string, unknown>) =>
+      changes.push([c.kind, c.aggregate_id, c.version]),
+    );
+    stream.on('error', () => undefined);
+    await vi.waitFor(() => expect(changes.map((c) => c[0])).toContain('CAUGHT_UP'));
 
     await phase(tenant, 'WARMING', 1);
     const warm = await admin(nodeB, 'POST', 'warm', { tenant_id: tenant, epoch: 1 });
@@ -140,6 +152,16 @@ describe('tenant migration between two nodes', () => {
     expect(totals.body.state).toEqual({ accounts: 2, balance: 80, deposited: 110, withdrawn: 30 });
     const gone = await admin(nodeA, 'GET', `projections/totals?tenant_id=${tenant}`);
     expect(gone.body).toMatchObject({ code: 'NOT_OWNER', owner: 'node-b' });
+    // The subscription on node-a saw the change node-b made, versions contiguous.
+    await vi.waitFor(() => expect(changes).toHaveLength(4));
+    expect(changes).toEqual([
+      ['SNAPSHOT', 'acc-1', 2],
+      ['CAUGHT_UP', '', 0],
+      ['UPDATED', 'acc-1', 3],
+      ['UPDATED', 'acc-1', 4],
+    ]);
+    stream.cancel();
+    held.close();
     // So did the state rows: built on node-b while warming, dropped on node-a at release.
     const queries = queryClient(nodeB.grpcPort);
     const page = await queries.query(
