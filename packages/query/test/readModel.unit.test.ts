@@ -453,6 +453,20 @@ describe('read-your-writes with commits applied out of order', () => {
     expect(model.position('t')).toBe(late.position);
   });
 
+  it('stores a checkpoint below a commit announced but not applied (a crash re-reads it)', () => {
+    const model = openModel();
+    const early = account('t', 'a', { n: 1 });
+    const late = account('t', 'b', { n: 2 });
+    model.announce('t', early.position);
+    model.apply([late]);
+    model.close(); // the process dies before `early` is applied
+    const reopened = openModel();
+    expect(reopened.position('t')).toBe(early.position - 1);
+    reopened.apply([early, late]); // the catch-up from the checkpoint
+    expect(reopened.position('t')).toBe(late.position);
+    expect(reopened.query('t', 'account').rows.map((row) => row.id)).toEqual(['a', 'b']);
+  });
+
   it('lets go of a withdrawn announcement', async () => {
     const model = openModel();
     const applied = account('t', 'a', {});

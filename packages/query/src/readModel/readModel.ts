@@ -161,7 +161,8 @@ export class ReadModel {
    * applied, each with the row it replaced, for change notifications.
    *
    * Checkpoints are per tenant and only move forward. Commits applied out
-   * of log order are fine if each was `announce`d when appended.
+   * of log order are fine if each was `announce`d when appended: the stored
+   * checkpoint stays below the lowest one still announced.
    */
   apply(changes: readonly StateChange[]): AppliedChange[] {
     this.#assertOpen();
@@ -204,8 +205,10 @@ export class ReadModel {
       applied.push({ tenant, type, after, ...(raw === undefined ? {} : { before: toRow(raw) }) });
     }
     for (const [tenant, position] of highest) {
-      checkpoint.run(tenant, position);
       this.#positions.advance(tenant, position);
+      // The visible position, not the highest: after a crash the catch-up
+      // from the checkpoint re-reads a commit announced but not yet applied.
+      checkpoint.run(tenant, this.#positions.visible(tenant));
     }
     return applied;
   }
