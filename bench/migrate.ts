@@ -150,7 +150,10 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
         const at = new Map<string, number>();
         const result = await migrator.migrate(tenant, to, {
-          onPhase: (event) => at.set(event.phase, performance.now()),
+          onPhase: (event) => {
+            at.set(event.phase, performance.now());
+            console.error(`  ${tenant} ${event.phase} +${event.elapsedMs.toFixed(0)} ms`);
+          },
         });
         await new Promise((resolve) => setTimeout(resolve, 500));
         running = false;
