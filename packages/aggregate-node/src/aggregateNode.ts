@@ -173,6 +173,7 @@ export class AggregateNode {
       model: states.model,
       handler,
       ownership,
+      ready: (tenant) => states.ready(tenant, stateLog()),
       types: () => engine().store.aggregateTypes,
       nc,
       limits: new SubscriptionLimits({

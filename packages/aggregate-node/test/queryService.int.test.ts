@@ -3,7 +3,10 @@ import { rm } from 'node:fs/promises';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
+import { StreamKey } from '@tenantfold/core';
+import { JetStreamEventLog } from '@tenantfold/nats';
 import { decodeNotification, stateSubject } from '@tenantfold/query';
+import { commitOf } from '@tenantfold/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AggregateNode } from '@tenantfold/aggregate-node';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -275,6 +278,33 @@ describe('QueryService', () => {
       { timeout: 5_000, interval: 100 },
     );
     for (const s of [second, ...opened]) s.stream.cancel();
+  });
+
+  it('builds the rows of a tenant it came to own with history written elsewhere, at its first read', async () => {
+    // Another writer (a node that owned the tenant before a failover) wrote it, straight into JetStream.
+    const log = await JetStreamEventLog.open({
+      nc,
+      streamName: names.storage.streamName,
+      subjectPrefix: names.storage.subjectPrefix,
+    });
+    const key = StreamKey.of('q-inherited', 'account', 'acc-1');
+    const opened = commitOf(key, 2, { count: 2 });
+    const [open, deposit] = opened.events;
+    const stored = await log.append(
+      {
+        ...opened,
+        events: [
+          { ...open!, event_type: 'Opened', payload: { owner: 'elsewhere' } },
+          { ...deposit!, event_type: 'Deposited', payload: { amount: 70 } },
+        ],
+      },
+      0,
+    );
+    const page = await query('q-inherited', {
+      filter: 'balance = 70 and owner = "elsewhere"',
+      consistency_token: stored.commit.position,
+    });
+    expect((page.rows as Row[]).map((r) => [r.aggregate_id, r.version])).toEqual([['acc-1', 2]]);
   });
 
   it('rebuilds a deleted database at start: the same query results', async () => {

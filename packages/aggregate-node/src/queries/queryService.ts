@@ -50,6 +50,8 @@ export interface QueryServiceOptions {
   /** GetState and the ownership and tenant rules of the command path. */
   readonly handler: CommandHandler;
   readonly ownership: { assertOwned(tenant: TenantId): void };
+  /** Resolves once the tenant's rows are complete (built at first read when needed). */
+  readonly ready: (tenant: TenantId) => Promise<unknown>;
   /** The aggregate types the manifest declares now. */
   readonly types: () => readonly string[];
   readonly nc: NatsConnection;
@@ -121,8 +123,9 @@ export class QueryService {
     return tenant;
   }
 
-  /** Read-your-writes: waits (bounded) until the read model applied the token's commit. */
+  /** The tenant's rows complete; with a token, read-your-writes (a bounded wait for its commit). */
   private async waitFor(tenant: TenantId, token: number | undefined): Promise<void> {
+    await this.options.ready(tenant);
     if (token !== undefined && token > 0) {
       await this.options.model.waitForPosition(tenant, token, this.options.waitMs);
     }

@@ -44,6 +44,8 @@ export interface StateLog extends StateSource {
  */
 export class StateReadModel {
   readonly #withdrawals = new Map<string, () => void>();
+  /** Tenants whose rows are complete (or being built): the rest are built at first read. */
+  readonly #ready = new Map<TenantId, Promise<unknown>>();
 
   private constructor(
     readonly model: ReadModel,
@@ -91,6 +93,7 @@ export class StateReadModel {
     for (const tenant of tenants) {
       if (rebuild) await this.rebuild(tenant, log);
       else await this.catchUp(tenant, log);
+      this.#ready.set(tenant, Promise.resolve());
     }
     const dropped = this.model
       .tenants()
@@ -102,13 +105,30 @@ export class StateReadModel {
     );
   }
 
+  /**
+   * Resolves once the tenant's rows are complete. A tenant the node came to
+   * own after it started, other than by a migration (a failover, a ring
+   * change), has only the rows its commits here made: it is built once, at
+   * its first read.
+   */
+  ready(tenant: TenantId, log: StateLog): Promise<unknown> {
+    const known = this.#ready.get(tenant);
+    if (known !== undefined) return known;
+    const building = this.rebuild(tenant, log);
+    building.catch(() => this.#ready.delete(tenant)); // the next read tries again
+    return building;
+  }
+
   /** Replaces a tenant's rows with the current state of each of its aggregates. */
-  async rebuild(tenant: TenantId, log: StateLog): Promise<{ rows: number }> {
-    const result = await this.model.rebuild(latestStates(log, log.eventLog.streams({ tenant })), {
-      tenant,
-    });
-    this.options.logger.info({ tenant_id: tenant, rows: result.rows }, 'state rows rebuilt');
-    return result;
+  rebuild(tenant: TenantId, log: StateLog): Promise<{ rows: number }> {
+    const building = this.model
+      .rebuild(latestStates(log, log.eventLog.streams({ tenant })), { tenant })
+      .then((result) => {
+        this.options.logger.info({ tenant_id: tenant, rows: result.rows }, 'state rows rebuilt');
+        return result;
+      });
+    this.#ready.set(tenant, building);
+    return building;
   }
 
   /** Applies what the log holds after the tenant's checkpoint (commits written elsewhere, or lost in a crash). */
@@ -127,6 +147,7 @@ export class StateReadModel {
   }
 
   drop(tenant: TenantId): number {
+    this.#ready.delete(tenant);
     return this.model.dropTenant(tenant);
   }
 
