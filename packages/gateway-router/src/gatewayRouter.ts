@@ -15,6 +15,7 @@ import { RouterMetrics } from './metrics/routerMetrics.js';
 import { KvLink } from './placement/kvLink.js';
 import { PlacementCache } from './placement/placementCache.js';
 import { SubscriptionHub } from './subscriptions/subscriptionHub.js';
+import { watchStates } from './subscriptions/watchStates.js';
 
 /** Lifecycle: STARTING → RUNNING → STOPPING (SIGTERM) → STOPPED. */
 export type RouterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -130,6 +131,8 @@ export class GatewayRouter {
         ownerOf: (tenant) => forwarder.ownerNode(tenant),
         refresh: () => cache.refresh(),
         open: (node, request, metadata) => channels.subscribe(node, request, metadata),
+        watch: (tenant, type, deliver) =>
+          watchStates(link.connection, tenant, type, deliver, logger),
       },
       bufferCapacity: config.subscriberBuffer,
       reopenWindowMs: config.subscriptionReopenMs,

@@ -31,6 +31,7 @@ beforeAll(async () => {
       ownerOf: (tenant) => forwarder.ownerNode(tenant),
       refresh: () => cache.refresh(),
       open: (node, request, metadata) => channels.subscribe(node, request, metadata),
+      watch: () => () => undefined, // no NATS here: nothing gets that far
     },
     bufferCapacity: 10,
     reopenWindowMs: 100,

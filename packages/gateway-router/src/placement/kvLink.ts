@@ -35,6 +35,11 @@ export class KvLink {
 
   constructor(private readonly options: KvLinkOptions) {}
 
+  /** The NATS connection while there is one (state notifications ride on it too). */
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
   get connected(): boolean {
     return this.#connected;
   }

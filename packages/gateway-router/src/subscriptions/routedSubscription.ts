@@ -1,7 +1,7 @@
 import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Logger, TenantId } from '@tenantfold/core';
-import type { Filter, StateRow } from '@tenantfold/query';
+import type { Filter, StateNotification, StateRow } from '@tenantfold/query';
 import { LiveSet, SubscriberBuffer } from '@tenantfold/query';
 import type { NodeRecord } from '@tenantfold/nats';
 import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
@@ -33,6 +33,16 @@ export interface Upstreams {
     request: unknown,
     metadata: Metadata,
   ): Promise<ClientReadableStream<unknown>>;
+  /**
+   * Subscribes to the tenant's state notifications (core NATS) for as long
+   * as the subscription lives; returns the unsubscribe. A no-op while the
+   * router has no NATS connection.
+   */
+  watch(
+    tenant: TenantId,
+    type: string,
+    deliver: (notification: StateNotification) => void,
+  ): () => void;
 }
 
 export interface RoutedSubscriptionOptions {
@@ -59,6 +69,7 @@ export interface RoutedSubscriptionOptions {
 const REOPEN_CODES = new Set(['NOT_OWNER', 'UNAVAILABLE']);
 const LOST_STATUSES = new Set<number>([status.UNAVAILABLE, status.CANCELLED, status.INTERNAL]);
 const KINDS = { entered: 'ENTERED', updated: 'UPDATED', left: 'LEFT' } as const;
+const REFRESH_MS = 500;
 const REOPEN_BACKOFF_MS = [50, 100, 200, 400, 800];
 
 interface Upstream {
@@ -73,7 +84,13 @@ interface Upstream {
  * tenant to another node, it opens the new owner's stream with `resume` (the
  * router's view of the set) while the old one still runs, and drops the old
  * one once the new one is caught up; a stream lost with UNAVAILABLE or
- * NOT_OWNER is re-opened the same way. A LiveSet over everything received
+ * NOT_OWNER is re-opened the same way. The router also listens to the
+ * tenant's state notifications on core NATS itself, so commits made while no
+ * stream is open (the owner died, the new one is not reached yet) still reach
+ * the client in order. A re-opened stream carries the highest
+ * log position received as its consistency token, so a node that has just
+ * taken the tenant over reads the set only once its read model has caught up
+ * to what the client has already seen (else it could miss a commit between). A LiveSet over everything received
  * decides the kinds and drops repeats, so the client sees each aggregate's
  * versions once, in order, whichever node sent them.
  */
@@ -91,6 +108,9 @@ export class RoutedSubscription {
   #caughtUp = false;
   #closed = false;
   #reopening = false;
+  /** Highest log position received: a re-opened stream waits until its node has read that far. */
+  #seen = 0;
+  #unwatch: () => void = () => undefined;
   #firstMessage: { resolve: () => void; reject: (error: unknown) => void } | undefined;
 
   constructor(options: RoutedSubscriptionOptions) {
@@ -106,6 +126,8 @@ export class RoutedSubscription {
 
   /** Opens the first upstream; resolves at its first message, rejects with its refusal. */
   async start(): Promise<void> {
+    const { upstreams, tenant, type } = this.#o;
+    this.#unwatch = upstreams.watch(tenant, type, (n) => this.#notified(n));
     const first = new Promise<void>((resolve, reject) => {
       this.#firstMessage = { resolve, reject };
     });
@@ -139,6 +161,7 @@ export class RoutedSubscription {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatch();
     this.#current?.stream.cancel();
     this.#previous?.stream.cancel();
     this.changes.close();
@@ -155,13 +178,14 @@ export class RoutedSubscription {
   }
 
   async #open(resume: ReadonlyMap<string, number> | undefined): Promise<void> {
-    const { upstreams, tenant, type, filterText, consistencyToken, metadata } = this.#o;
+    const { upstreams, tenant, type, filterText, metadata } = this.#o;
+    const token = Math.max(this.#seen, this.#o.consistencyToken ?? 0);
     const node = upstreams.ownerOf(tenant);
     const request = {
       tenant_id: tenant,
       aggregate_type: type,
       filter: filterText,
-      ...(consistencyToken === undefined ? {} : { consistency_token: consistencyToken }),
+      ...(token === 0 ? {} : { consistency_token: token }),
       resume: Object.fromEntries(resume ?? []),
     };
     const stream = await upstreams.open(node, request, metadata);
@@ -184,6 +208,7 @@ export class RoutedSubscription {
     if (this.#closed) return;
     this.#firstMessage?.resolve();
     this.#firstMessage = undefined;
+    this.#seen = Math.max(this.#seen, message.position);
     if (message.kind === 'CAUGHT_UP') {
       upstream.caughtUp = true;
       if (upstream === this.#current && this.#previous !== undefined) {
@@ -196,11 +221,30 @@ export class RoutedSubscription {
       }
       return;
     }
-    const kind = this.#live.next(rowOf(message));
+    this.#offer(rowOf(message), message.state_json);
+  }
+
+  /** A notification the router received itself, on the tenant's state subject. */
+  #notified(notification: StateNotification): void {
+    if (this.#closed) return;
+    this.#seen = Math.max(this.#seen, notification.position);
+    this.#offer(notification, JSON.stringify(notification.state));
+  }
+
+  /** One aggregate's row, from any source: classified by the router's view, repeats dropped. */
+  #offer(row: StateRow, stateJson: string): void {
+    const kind = this.#live.next(row);
     if (kind === 'none') return;
-    // Rows of the initial set stay SNAPSHOT until the client's CAUGHT_UP, whichever upstream sent them.
-    const initial = message.kind === 'SNAPSHOT' && !this.#caughtUp && kind === 'entered';
-    this.#push({ ...message, kind: initial ? 'SNAPSHOT' : KINDS[kind] });
+    // A new subscription's members stay SNAPSHOT until its CAUGHT_UP, whoever sent them.
+    const initial = kind === 'entered' && !this.#caughtUp && (this.#o.resume?.size ?? 0) === 0;
+    this.#push({
+      kind: initial ? 'SNAPSHOT' : KINDS[kind],
+      aggregate_id: row.id,
+      version: row.version,
+      state_json: stateJson,
+      updated_at: row.updated_at,
+      position: row.position,
+    });
   }
 
   #push(change: RoutedChange): void {
@@ -234,7 +278,7 @@ export class RoutedSubscription {
     try {
       for (let attempt = 0; !this.#closed; attempt++) {
         try {
-          await this.#o.upstreams.refresh();
+          await this.#freshPlacement();
           await this.#open(this.#resume());
           return;
         } catch (error) {
@@ -256,6 +300,20 @@ export class RoutedSubscription {
     } finally {
       this.#reopening = false;
     }
+  }
+
+  /**
+   * Reads placement afresh, but waits at most REFRESH_MS and ignores a failed
+   * read: the placement watch keeps the cache current anyway, and a KV read
+   * can stall while the cluster is changing (a node going down).
+   */
+  async #freshPlacement(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#o.upstreams.refresh().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, REFRESH_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   #fail(error: Error): void {
