@@ -280,6 +280,7 @@ export class AggregateNode {
     const stored = await this.storedTenants();
     await this.parts.states.start(
       stored.filter((tenant) => this.parts.ownership.owns(tenant)),
+      this.engine.store.aggregateTypes,
       this.parts.stateLog(),
     );
     this.engine.readModels.start(stored);

@@ -79,6 +79,28 @@ const balanceOf = (json: unknown) => (JSON.parse(json as string) as { balance: n
 const balances = (rows: unknown) =>
   (rows as Row[]).map((row) => [row.aggregate_id, balanceOf(row.state_json)]);
 
+/** Opens an account with `balance` by writing its commit straight into JetStream; resolves to its position. */
+async function writeElsewhere(tenant: string, id: string, balance: number): Promise<number> {
+  const log = await JetStreamEventLog.open({
+    nc,
+    streamName: names.storage.streamName,
+    subjectPrefix: names.storage.subjectPrefix,
+  });
+  const opened = commitOf(StreamKey.of(tenant, 'account', id), 2, { count: 2 });
+  const [open, deposit] = opened.events;
+  const stored = await log.append(
+    {
+      ...opened,
+      events: [
+        { ...open!, event_type: 'Opened', payload: { owner: 'elsewhere' } },
+        { ...deposit!, event_type: 'Deposited', payload: { amount: balance } },
+      ],
+    },
+    0,
+  );
+  return stored.commit.position;
+}
+
 const query = (tenant: string, request: Record<string, unknown>) =>
   queries.query({ aggregate_type: 'account', ...request }, as(tenant));
 
@@ -282,27 +304,10 @@ describe('QueryService', () => {
 
   it('builds the rows of a tenant it came to own with history written elsewhere, at its first read', async () => {
     // Another writer (a node that owned the tenant before a failover) wrote it, straight into JetStream.
-    const log = await JetStreamEventLog.open({
-      nc,
-      streamName: names.storage.streamName,
-      subjectPrefix: names.storage.subjectPrefix,
-    });
-    const key = StreamKey.of('q-inherited', 'account', 'acc-1');
-    const opened = commitOf(key, 2, { count: 2 });
-    const [open, deposit] = opened.events;
-    const stored = await log.append(
-      {
-        ...opened,
-        events: [
-          { ...open!, event_type: 'Opened', payload: { owner: 'elsewhere' } },
-          { ...deposit!, event_type: 'Deposited', payload: { amount: 70 } },
-        ],
-      },
-      0,
-    );
+    const position = await writeElsewhere('q-inherited', 'acc-1', 70);
     const page = await query('q-inherited', {
       filter: 'balance = 70 and owner = "elsewhere"',
-      consistency_token: stored.commit.position,
+      consistency_token: position,
     });
     expect((page.rows as Row[]).map((r) => [r.aggregate_id, r.version])).toEqual([['acc-1', 2]]);
   });
@@ -321,5 +326,20 @@ describe('QueryService', () => {
     expect(rebuilt.body).toEqual({ tenants: [{ tenant_id: 'q-pages', rows: 25 }] });
     const again = await query('q-pages', { filter: 'balance > 100', sort: '-balance' });
     expect(again.rows).toEqual(before.rows);
+  });
+
+  // Last: it replaces the event stream under the node.
+  it('rebuilds a tenant whose rows the event log does not hold (the file outlived its stream)', async () => {
+    const before = await query('q-pages', {});
+    expect(before.rows).toHaveLength(25);
+    await stop();
+    await deleteStorage(nc, names); // a new event stream; the read model file stays
+    await writeElsewhere('q-pages', 'acc-1', 10);
+    await start();
+    const after = await query('q-pages', {});
+    expect(balances(after.rows)).toEqual([['acc-1', 10]]);
+    await stop();
+    await start(); // the file now matches the log: caught up, not rebuilt, same rows
+    expect(balances((await query('q-pages', {})).rows)).toEqual([['acc-1', 10]]);
   });
 });

@@ -8,6 +8,7 @@ import type { NatsServer } from '@tenantfold/testkit';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { commandClient } from './grpcClient.js';
+import { readModelPath } from './nodeFixture.js';
 
 // The `tenantfold-node` bin as a child process on its own nats-server (so the default
 // stream names are fine), killed with SIGTERM while 32 loops keep submitting deposits.
@@ -66,6 +67,7 @@ it('SIGTERM under load: every acknowledged command is in JetStream; no command a
         AGGREGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
         AGGREGATE_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
         AGGREGATE_LOG_LEVEL: 'warn',
+        AGGREGATE_READ_MODEL_PATH: readModelPath(),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

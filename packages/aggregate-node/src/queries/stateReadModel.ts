@@ -87,11 +87,19 @@ export class StateReadModel {
     },
   };
 
-  /** Brings owned tenants up to date at start: all rebuilt when the file was missing or damaged. */
-  async start(tenants: readonly TenantId[], log: StateLog): Promise<void> {
+  /**
+   * Brings owned tenants up to date at start: all rebuilt when the file was
+   * missing or damaged, and a tenant whose rows this log does not hold (the
+   * file outlived its event stream) rebuilt too; the others caught up.
+   */
+  async start(
+    tenants: readonly TenantId[],
+    types: readonly string[],
+    log: StateLog,
+  ): Promise<void> {
     const rebuild = this.model.opened.needsRebuild;
     for (const tenant of tenants) {
-      if (rebuild) await this.rebuild(tenant, log);
+      if (rebuild || !(await this.matchesLog(tenant, types, log))) await this.rebuild(tenant, log);
       else await this.catchUp(tenant, log);
       this.#ready.set(tenant, Promise.resolve());
     }
@@ -103,6 +111,27 @@ export class StateReadModel {
       { tenants: tenants.length, rebuilt: rebuild, dropped: dropped.length },
       'state read model ready',
     );
+  }
+
+  /** Whether the log holds the tenant's latest row as written (same position, same version). */
+  private async matchesLog(
+    tenant: TenantId,
+    types: readonly string[],
+    log: StateLog,
+  ): Promise<boolean> {
+    for (const type of types) {
+      const [row] = this.model.query(tenant, type, { sort: '-updated_at', limit: 1 }).rows;
+      if (row === undefined) continue;
+      const commit = await log.eventLog.readAt(Key.of(tenant, type, row.id), row.position);
+      if (commit?.version !== row.version) {
+        this.options.logger.warn(
+          { tenant_id: tenant, type, id: row.id, position: row.position },
+          'state rows do not match the event log: rebuilding the tenant',
+        );
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
