@@ -9,7 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { resolveOwner } from '@tenantfold/nats';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
-import { grpcClient, grpcRejection, http } from './support/clients.js';
+import { grpcClient, grpcRejection, http, metricSum } from './support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
 import type { Collected, QueryGrpcClient } from './support/queries.js';
 import { queryGrpcClient, sseSubscribe, versionProblems } from './support/queries.js';
@@ -264,6 +264,9 @@ describe('Subscriptions through the router', () => {
         metrics: new MigrationMetrics(),
         timeouts: { warmMs: 20_000, drainMs: 10_000, verifyMs: 20_000, notifyMs: 5_000 },
       });
+      const movesBefore = await metricSum(httpPort, 'router_subscription_moves_total', {
+        reason: 'owner_changed',
+      });
       const before = await http(httpPort, 'GET', '/health');
       expect(before.body.subscriptions).toEqual({ open: 2, by_node: { [from]: 2 } });
       const result = await migrator.migrate(tenant, to);
@@ -292,6 +295,12 @@ describe('Subscriptions through the router', () => {
       expect(resolveOwner(await cluster.placement.load(), tenant)).toBe(to);
       const health = await http(httpPort, 'GET', '/health');
       expect(health.body.subscriptions).toEqual({ open: 2, by_node: { [to]: 2 } });
+      expect(
+        (await metricSum(httpPort, 'router_subscription_moves_total', {
+          reason: 'owner_changed',
+        })) - movesBefore,
+      ).toBe(2);
+      expect(await metricSum(httpPort, 'router_subscriptions_open')).toBe(2);
     } finally {
       grpcSub.close();
       sse.collected.close();

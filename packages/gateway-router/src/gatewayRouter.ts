@@ -137,6 +137,8 @@ export class GatewayRouter {
       bufferCapacity: config.subscriberBuffer,
       reopenWindowMs: config.subscriptionReopenMs,
       logger,
+      onCount: (open) => m.subscriptionsOpen.set(open),
+      onMove: (reason) => m.subscriptionMoves.inc({ reason }),
     });
     cache.onChange(() => subscriptions.placementChanged());
     const service = new RouterService({

@@ -27,6 +27,8 @@ export class RouterMetrics {
   readonly placementFromFile: Gauge;
   readonly natsConnected: Gauge;
   readonly nodeConnection: Gauge<'node' | 'state'>;
+  readonly subscriptionsOpen: Gauge;
+  readonly subscriptionMoves: Counter<'reason'>;
 
   constructor(options: { nodeStates: () => ReadonlyMap<string, string> }) {
     const registers = [this.registry];
@@ -80,6 +82,17 @@ export class RouterMetrics {
     this.natsConnected = new Gauge({
       name: 'router_nats_connected',
       help: '1 while connected to NATS (placement updates flow), else 0.',
+      registers,
+    });
+    this.subscriptionsOpen = new Gauge({
+      name: 'router_subscriptions_open',
+      help: 'Subscriptions (gRPC Subscribe, SSE) held by this router now.',
+      registers,
+    });
+    this.subscriptionMoves = new Counter({
+      name: 'router_subscription_moves_total',
+      help: 'Subscription streams re-opened on a node, by reason (owner_changed, lost).',
+      labelNames: ['reason'],
       registers,
     });
     this.nodeConnection = new Gauge({

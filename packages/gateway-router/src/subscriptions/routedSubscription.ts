@@ -63,7 +63,11 @@ export interface RoutedSubscriptionOptions {
   readonly logger: Logger;
   /** Called once when the subscription ends, however it ends. */
   readonly onClose?: () => void;
+  /** Called when the stream moves to a node again: the owner changed, or the stream was lost. */
+  readonly onMove?: (reason: MoveReason) => void;
 }
+
+export type MoveReason = 'owner_changed' | 'lost';
 
 /** Node refusals after which the stream is re-opened on the (new) owner. */
 const REOPEN_CODES = new Set(['NOT_OWNER', 'UNAVAILABLE']);
@@ -154,7 +158,7 @@ export class RoutedSubscription {
     } catch {
       return; // no owner now (a cutover): the next placement change or a refusal moves us
     }
-    if (owner !== this.#current.node) void this.#reopen('owner changed');
+    if (owner !== this.#current.node) void this.#reopen('owner_changed', 'owner changed');
   }
 
   /** Ends the subscription (client gone): cancels the upstreams. */
@@ -263,13 +267,14 @@ export class RoutedSubscription {
       return this.#fail(failure);
     }
     this.#current = undefined;
-    void this.#reopen(error?.details ?? 'the node ended the stream');
+    void this.#reopen('lost', error?.details ?? 'the node ended the stream');
   }
 
   /** Opens the stream on the tenant's owner again, with backoff, within `reopenWindowMs`. */
-  async #reopen(reason: string): Promise<void> {
+  async #reopen(why: MoveReason, reason: string): Promise<void> {
     if (this.#reopening) return;
     this.#reopening = true;
+    this.#o.onMove?.(why);
     const deadline = Date.now() + this.#o.reopenWindowMs;
     this.#o.logger.info(
       { tenant_id: this.#o.tenant, type: this.#o.type, reason },

@@ -1,6 +1,6 @@
 import type { Logger } from '@tenantfold/core';
 import type { SubscriptionLimits } from '@tenantfold/query';
-import type { RoutedSubscriptionOptions, Upstreams } from './routedSubscription.js';
+import type { MoveReason, RoutedSubscriptionOptions, Upstreams } from './routedSubscription.js';
 import { RoutedSubscription } from './routedSubscription.js';
 
 export interface SubscriptionHubOptions {
@@ -10,12 +10,15 @@ export interface SubscriptionHubOptions {
   readonly bufferCapacity: number;
   readonly reopenWindowMs: number;
   readonly logger: Logger;
+  /** Open subscriptions after each open and close (for a gauge). */
+  readonly onCount?: (open: number) => void;
+  readonly onMove?: (reason: MoveReason) => void;
 }
 
 /** What a caller gives to open one subscription. */
 export type SubscriptionRequest = Omit<
   RoutedSubscriptionOptions,
-  'upstreams' | 'bufferCapacity' | 'reopenWindowMs' | 'logger' | 'onClose'
+  'upstreams' | 'bufferCapacity' | 'reopenWindowMs' | 'logger' | 'onClose' | 'onMove'
 >;
 
 /**
@@ -33,7 +36,8 @@ export class SubscriptionHub {
    * answered. @throws TooManySubscriptionsError past a cap, the owner's refusal.
    */
   async open(request: SubscriptionRequest): Promise<RoutedSubscription> {
-    const { limits, upstreams, bufferCapacity, reopenWindowMs, logger } = this.options;
+    const { limits, upstreams, bufferCapacity, reopenWindowMs, logger, onCount, onMove } =
+      this.options;
     const release = limits.acquire(request.tenant);
     const subscription: RoutedSubscription = new RoutedSubscription({
       ...request,
@@ -41,12 +45,15 @@ export class SubscriptionHub {
       bufferCapacity,
       reopenWindowMs,
       logger,
+      ...(onMove === undefined ? {} : { onMove }),
       onClose: () => {
         release();
         this.#open.delete(subscription);
+        onCount?.(this.#open.size);
       },
     });
     this.#open.add(subscription);
+    onCount?.(this.#open.size);
     await subscription.start();
     return subscription;
   }
