@@ -158,7 +158,8 @@ export class QueryService {
       subscription = options.nc.subscribe(stateSubject(tenant, request.aggregate_type), {
         callback: (error, message) => {
           if (error !== null) return buffer.fail(error);
-          const notification = decodeNotification(message.data);
+          const notification = decoded(message.data);
+          if (notification === undefined) return;
           if (live !== undefined) feed(notification);
           else if (held.length < options.subscriberBuffer) held.push(notification);
           else buffer.fail(new SlowSubscriberError(options.subscriberBuffer));
@@ -187,6 +188,15 @@ export class QueryService {
       subscription?.unsubscribe();
       release();
     }
+  }
+}
+
+/** A notification, or undefined for a message that is not one (anyone may publish on the subject). */
+function decoded(data: Uint8Array): StateNotification | undefined {
+  try {
+    return decodeNotification(data);
+  } catch {
+    return undefined;
   }
 }
 
