@@ -15,12 +15,7 @@ import { connect } from '@nats-io/transport-node';
 import type { Commit } from '@tenantfold/core';
 import { StreamKey, TenantId, Uuid } from '@tenantfold/core';
 import { JetStreamEventLog, resolveOwner } from '@tenantfold/nats';
-import {
-  MigrationMetrics,
-  Migrator,
-  NodeAdminClient,
-  placementLoader,
-} from '@tenantfold/placement-controller';
+import { MigrationMetrics, Migrator, NodeAdminClient } from '@tenantfold/placement-controller';
 import { startNatsServer } from '@tenantfold/testkit';
 import { grpcClient } from '../test/support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from '../test/support/cluster.js';
@@ -106,7 +101,6 @@ async function main(): Promise<void> {
     });
     const migrator = new Migrator({
       placement: cluster.placement,
-      loadPlacement: placementLoader(nc, cluster.placement),
       admin: new NodeAdminClient(ADMIN_TOKEN),
       metrics: new MigrationMetrics(),
       timeouts: { warmMs: TIMEOUT_MS, drainMs: TIMEOUT_MS, verifyMs: TIMEOUT_MS },

@@ -13,7 +13,6 @@ import {
   MigrationSupersededError,
   Migrator,
   NodeAdminClient,
-  placementLoader,
 } from '@tenantfold/placement-controller';
 import type { CapturedRun } from '@tenantfold/placement-controller/testing';
 import { runCaptured } from '@tenantfold/placement-controller/testing';
@@ -34,7 +33,7 @@ beforeAll(async () => {
     nodeIds: ['node-a', 'node-b'],
     routers: 1,
   });
-  loadPlacement = placementLoader(cluster.nc, cluster.placement);
+  loadPlacement = () => cluster.placement.load();
   client = grpcClient(cluster.routers[0]!.grpcPort);
 });
 
@@ -139,7 +138,6 @@ describe('migration failures', () => {
       const { tenant, from } = await openTenant('hung');
       const migrator = new Migrator({
         placement: cluster.placement,
-        loadPlacement,
         admin,
         timeouts: { warmMs: 300 },
       });
@@ -212,7 +210,6 @@ describe('migration failures', () => {
     }
     const racing = new Migrator({
       placement: cluster.placement,
-      loadPlacement,
       admin: new RacedDuringWarm(ADMIN_TOKEN),
     });
     await expect(racing.migrate(tenant, to)).rejects.toThrow(MigrationSupersededError);

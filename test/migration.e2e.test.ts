@@ -11,7 +11,6 @@ import {
   MigrationMetrics,
   Migrator,
   NodeAdminClient,
-  placementLoader,
 } from '@tenantfold/placement-controller';
 import { commitOf } from '@tenantfold/testkit';
 import type { CapturedRun } from '@tenantfold/placement-controller/testing';
@@ -29,7 +28,7 @@ let log: JetStreamEventLog;
 
 beforeAll(async () => {
   cluster = await TestCluster.start({ natsUrl: inject('natsUrl'), routers: 2 });
-  loadPlacement = placementLoader(cluster.nc, cluster.placement);
+  loadPlacement = () => cluster.placement.load();
   clients = cluster.routers.map((router) => grpcClient(router.grpcPort));
   log = await JetStreamEventLog.open({
     nc: cluster.nc,
@@ -69,7 +68,6 @@ const command = (id: string, type: string, data: Record<string, unknown>, comman
 function migrator(admin = new NodeAdminClient(ADMIN_TOKEN)): Migrator {
   return new Migrator({
     placement: cluster.placement,
-    loadPlacement,
     admin,
     metrics: new MigrationMetrics(),
     timeouts: { warmMs: 20_000, drainMs: 10_000, verifyMs: 20_000, notifyMs: 5_000 },

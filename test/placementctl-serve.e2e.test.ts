@@ -16,7 +16,6 @@ import {
   MigrationMetrics,
   Migrator,
   NodeAdminClient,
-  placementLoader,
 } from '@tenantfold/placement-controller';
 import type { NatsServer } from '@tenantfold/testkit';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
@@ -91,7 +90,6 @@ beforeAll(async () => {
     placement,
     migrator: new Migrator({
       placement,
-      loadPlacement: placementLoader(nc, placement),
       admin: new NodeAdminClient(''),
       metrics,
     }),

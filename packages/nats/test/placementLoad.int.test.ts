@@ -2,9 +2,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { TenantId } from '@tenantfold/core';
-import { PlacementStore } from '@tenantfold/nats';
+import { PlacementStore } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { placementLoader } from '../src/index.js';
 
 const bucket = `LOADER_${Math.random().toString(36).slice(2, 8)}`;
 const NODES = ['a', 'b', 'c', 'd'];
@@ -26,9 +25,8 @@ afterAll(async () => {
   await nc.close();
 });
 
-describe('placementLoader', () => {
+describe('PlacementStore.load', () => {
   it('reads every node and pin while nodes heartbeat back to back', async () => {
-    const load = placementLoader(nc, store);
     let running = true;
     const heartbeats = (async () => {
       while (running) for (const id of NODES) await store.heartbeat(id);
@@ -36,7 +34,7 @@ describe('placementLoader', () => {
     const incomplete: number[] = [];
     try {
       for (let i = 0; i < 150; i++) {
-        const placement = await load();
+        const placement = await store.load();
         if (placement.nodes.size !== NODES.length || placement.pins.size !== PINS)
           incomplete.push(i);
       }

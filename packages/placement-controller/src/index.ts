@@ -5,7 +5,6 @@ export type { CliIo } from './cli/output.js';
 export { CONTROLLER_SETTINGS, loadControllerConfig } from './config/settings.js';
 export type { ControllerConfig } from './config/settings.js';
 export { connectCluster } from './cluster/cluster.js';
-export { placementLoader } from './cluster/placementLoader.js';
 export type { Cluster, ClusterSettings } from './cluster/cluster.js';
 export { NodeAdminClient, NodeAdminError, adminUrl } from './admin/nodeAdminClient.js';
 export type {

@@ -153,11 +153,24 @@ export class PlacementStore {
 
   // ---- whole-bucket views ----
 
-  /** The whole bucket as one consistent snapshot (every key at one KV revision). */
+  /**
+   * The whole bucket as one consistent snapshot (every key at one KV
+   * revision), complete: a key rewritten while the watch replays the bucket
+   * (a node heartbeating) comes after the first snapshot — measured: 33 of 300
+   * first snapshots lacked a node — so this waits for the snapshot that has
+   * reached the bucket's last revision, read after the first one.
+   */
   async load(): Promise<Placement> {
     const watch = await this.watch();
     try {
-      for await (const placement of watch) return placement;
+      let last: number | undefined;
+      for await (const placement of watch) {
+        if (last === undefined) {
+          const { messages, last_seq } = (await this.kv.status()).streamInfo.state;
+          last = messages === 0 ? 0 : last_seq; // an emptied bucket has nothing to wait for
+        }
+        if (placement.revision >= last) return placement;
+      }
     } finally {
       watch.stop();
     }

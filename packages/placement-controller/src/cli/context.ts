@@ -73,7 +73,6 @@ export class CliContext {
     const cluster = await this.cluster();
     return new Migrator({
       placement: cluster.placement,
-      loadPlacement: cluster.loadPlacement,
       admin: new NodeAdminClient(config.adminToken),
       logger: this.logger(),
       metrics: metrics ?? new MigrationMetrics(),

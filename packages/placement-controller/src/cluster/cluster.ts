@@ -7,7 +7,6 @@ import type { Placement } from '@tenantfold/nats';
 import { CommitSubjects, PlacementStore } from '@tenantfold/nats';
 import type { ControllerConfig } from '../config/settings.js';
 import { FrozenPins } from './frozenPins.js';
-import { placementLoader } from './placementLoader.js';
 
 /** What the controller reads and writes: the placement bucket and the commit stream's subjects. */
 export interface Cluster {
@@ -15,7 +14,7 @@ export interface Cluster {
   readonly placement: PlacementStore;
   /** Pins the controller wrote to hold tenants still (`nodes add`); `rebalance` moves them. */
   readonly frozen: FrozenPins;
-  /** The whole placement, complete (see `placementLoader`): use it rather than `placement.load()`. */
+  /** The whole placement (`placement.load()`). */
   loadPlacement(this: void): Promise<Placement>;
   /** Tenants that have aggregates in the commit stream, with their aggregate counts. */
   tenantsInStorage(): Promise<Map<TenantId, number>>;
@@ -45,7 +44,7 @@ export async function connectCluster(
       nc,
       placement,
       frozen,
-      loadPlacement: placementLoader(nc, placement),
+      loadPlacement: () => placement.load(),
       tenantsInStorage: () => tenantsInStorage(nc, settings),
       async close() {
         if (owned) await nc.close();

@@ -42,12 +42,6 @@ export class MigrationSupersededError extends UnavailableError {}
 
 export interface MigratorOptions {
   readonly placement: PlacementStore;
-  /**
-   * Reads the whole placement. @default `placement.load()`, which can miss an
-   * entry rewritten during the read: pass `Cluster.loadPlacement` or
-   * `placementLoader(nc, store)`.
-   */
-  readonly loadPlacement?: () => Promise<Placement>;
   readonly admin: NodeAdminClient;
   readonly logger?: Logger;
   readonly metrics?: MigrationMetrics;
@@ -72,7 +66,7 @@ export class Migrator {
   constructor(readonly options: MigratorOptions) {
     this.timeouts = Object.freeze({ ...DEFAULT_MIGRATION_TIMEOUTS, ...options.timeouts });
     this.logger = options.logger ?? silentLogger;
-    this.load = options.loadPlacement ?? (() => options.placement.load());
+    this.load = () => options.placement.load();
   }
 
   /** Moves `tenant` from its current owner to node `to`; resolves with the outcome (also when rolled back). */

@@ -10,8 +10,6 @@ import type { Migrator } from '../migration/migrator.js';
 
 export interface ControllerServiceOptions {
   readonly placement: PlacementStore;
-  /** The first complete view. @default `placement.load()` (see `placementLoader`) */
-  readonly loadPlacement?: () => Promise<Placement>;
   readonly migrator: Migrator;
   /** Its registry also serves the service's own metrics. */
   readonly metrics: MigrationMetrics;
@@ -73,7 +71,7 @@ export class ControllerService {
 
   async start(): Promise<void> {
     const { placement, heartbeatTimeoutMs } = this.options;
-    this.placementNow = await (this.options.loadPlacement ?? (() => placement.load()))();
+    this.placementNow = await placement.load();
     const watch = await placement.watch();
     this.watch = watch;
     void (async () => {

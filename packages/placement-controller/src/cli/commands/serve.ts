@@ -35,7 +35,6 @@ export function serveCommand({ program, context, run }: CommandSet): void {
         const cluster = await context.cluster();
         const service = new ControllerService({
           placement: cluster.placement,
-          loadPlacement: cluster.loadPlacement,
           migrator: await context.migrator(metrics),
           metrics,
           logger: context.logger(),
