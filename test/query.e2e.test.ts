@@ -193,7 +193,7 @@ describe('Subscriptions through the router', () => {
     }
   });
 
-  it('refuses a bad filter with 400 and a tenant past its cap with 503', async () => {
+  it('refuses a bad filter with 400, a token ahead and a tenant past its cap with 503', async () => {
     const tenant = fresh('qc');
     const bad = await sseSubscribe(
       httpPort,
@@ -203,6 +203,15 @@ describe('Subscriptions through the router', () => {
       },
     );
     expect(bad.refused).toMatchObject({ status: 400, body: { field: 'filter', column: 10 } });
+    // A token the owner's read model does not reach: its bounded wait, then 503 (not retried).
+    const started = performance.now();
+    const ahead = await sseSubscribe(
+      httpPort,
+      '/v1/subscriptions/account?consistency_token=999999999',
+      { 'x-tenant-id': tenant },
+    );
+    expect(ahead.refused).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
+    expect(performance.now() - started).toBeLessThan(3_000);
 
     const open: Collected[] = [];
     try {

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type {
   sendUnaryData,
   ServerUnaryCall,
@@ -9,6 +8,7 @@ import type {
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { CallContext, SubmitCommandRequest } from '@tenantfold/wire';
 import { callContextOf, commandBodyOf, tenantfoldProtos } from '@tenantfold/wire';
+import { drained } from './drained.js';
 import { grpcErrorOf } from './errorReply.js';
 import type { RouterService } from './routerService.js';
 
@@ -81,9 +81,7 @@ async function streamSubscription(
     call.on('cancelled', () => subscription.close());
     if (call.cancelled) subscription.close();
     for await (const change of subscription.changes) {
-      if (!call.write(change)) {
-        await Promise.race([once(call, 'drain'), subscription.ended]);
-      }
+      if (!call.write(change)) await drained(call, subscription.ended);
     }
     call.end();
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { RoutedChange } from '../subscriptions/routedSubscription.js';
+import { drained } from './drained.js';
 import { httpErrorOf } from './errorReply.js';
 
 /** A comment line: keeps proxies and the client's idle timers from closing a quiet stream. */
@@ -82,18 +83,4 @@ export async function writeEvents(
     res.end();
     if (!res.writableFinished) setTimeout(() => res.destroy(), CUT_GRACE_MS).unref();
   }
-}
-
-/** Resolves when the socket takes writes again, the client went, or the subscription ended. */
-function drained(res: ServerResponse, ended: Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-    void ended.then(done);
-  });
 }

@@ -262,7 +262,10 @@ export class RoutedSubscription {
       return;
     }
     if (upstream !== this.#current) return;
-    if (error !== undefined && !reopenable(error)) {
+    // Before its first message a node's own refusal (a cap, a read model behind the token)
+    // goes to the client at once; only "not mine" is worth trying elsewhere.
+    const starting = this.#firstMessage !== undefined;
+    if (error !== undefined && !reopenable(error, starting)) {
       const failure = new NodeAnswerError(upstream.node, error.code, error.details, error.metadata);
       return this.#fail(failure);
     }
@@ -331,10 +334,14 @@ export class RoutedSubscription {
   }
 }
 
-/** Whether a stream error means "try the (new) owner" rather than "tell the client". */
-function reopenable(error: ServiceError): boolean {
+/**
+ * Whether a stream error means "try the (new) owner" rather than "tell the
+ * client": a lost connection, NOT_OWNER, and once running also UNAVAILABLE
+ * (a slow-subscriber cut or a node going away: resume elsewhere).
+ */
+function reopenable(error: ServiceError, starting: boolean): boolean {
   const code = metadataValue(error.metadata, ERROR_CODE_KEY);
-  if (code !== undefined) return REOPEN_CODES.has(code);
+  if (code !== undefined) return starting ? code === 'NOT_OWNER' : REOPEN_CODES.has(code);
   // No answer of the node's own: the connection or the node went away mid-stream.
   return LOST_STATUSES.has(error.code);
 }
