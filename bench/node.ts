@@ -113,12 +113,21 @@ function grpcClientThread(port: number) {
     `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`,
     { eval: true, workerData: { port }, execArgv: ['--conditions=source'] },
   );
+  let pending: { resolve: (round?: Round) => void; reject: (error: Error) => void } | undefined;
+  const settle = (outcome: (p: NonNullable<typeof pending>) => void) => {
+    const waiting = pending;
+    pending = undefined;
+    if (waiting !== undefined) outcome(waiting);
+  };
+  worker.on('message', (reply: ClientReply) =>
+    settle((p) =>
+      reply.error === undefined ? p.resolve(reply.round) : p.reject(new Error(reply.error)),
+    ),
+  );
+  worker.on('error', (error) => settle((p) => p.reject(error)));
   const ask = (request: ClientRequest) =>
     new Promise<Round | undefined>((resolve, reject) => {
-      worker.once('message', (reply: ClientReply) =>
-        reply.error === undefined ? resolve(reply.round) : reject(new Error(reply.error)),
-      );
-      worker.once('error', reject);
+      pending = { resolve, reject };
       worker.postMessage(request);
     });
   return {
