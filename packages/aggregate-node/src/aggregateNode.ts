@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
@@ -454,8 +455,13 @@ export class AggregateNode {
 }
 
 /** `data/<node>/<stream>/read-model.sqlite`: a node's file never mixes two event logs. */
+/**
+ * The read model can always be rebuilt from the log, so by default it lives
+ * where any user can write (a container's /app is not theirs); deployments
+ * put it on a volume to skip the rebuild after a restart.
+ */
 function defaultReadModelPath(nodeId: string, streamName = 'EVENTS'): string {
-  return join('data', nodeId, streamName, 'read-model.sqlite');
+  return join(tmpdir(), 'tenantfold', nodeId, streamName, 'read-model.sqlite');
 }
 
 function watchBreaker(breaker: CircuitBreaker, metrics: NodeMetrics, logger: Logger): void {

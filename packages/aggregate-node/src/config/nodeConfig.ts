@@ -156,7 +156,7 @@ export const NODE_SETTINGS = {
     env: 'AGGREGATE_READ_MODEL_PATH',
     parse: parseSetting.string,
     default: '',
-    doc: 'SQLite file of the state read model (empty: data/<nodeId>/read-model.sqlite); rebuilt when missing',
+    doc: 'SQLite file of the state read model (empty: <tmpdir>/tenantfold/<nodeId>/<stream>/read-model.sqlite); rebuilt when missing',
   },
   queryCursorSecret: {
     key: 'queryCursorSecret',

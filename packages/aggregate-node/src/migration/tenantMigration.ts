@@ -93,8 +93,8 @@ export interface TenantMigrationOptions {
   };
 }
 
-/** Aggregates loaded at once while warming or verifying. */
-const LOAD_CONCURRENCY = 16;
+/** Aggregates loaded at once while warming, draining or verifying. */
+const LOAD_CONCURRENCY = 32;
 /** Re-reads of an aggregate found behind its reported position, and the first pause between them. */
 const CATCH_UP_ATTEMPTS = 3;
 const CATCH_UP_PAUSE_MS = 25;
@@ -143,8 +143,8 @@ export class TenantMigration {
     await gate.close(tenant, drainTimeoutMs);
     await this.options.store().flush({ tenant });
     await this.options.readModels?.drained(tenant);
-    const aggregates: AggregatePosition[] = [];
-    for (const key of await this.streamsOf(tenant)) aggregates.push(await this.positionOf(key));
+    const keys = await this.streamsOf(tenant);
+    const aggregates = await eachLimited(keys, LOAD_CONCURRENCY, (key) => this.positionOf(key));
     logger.info({ tenant_id: tenant, epoch, aggregates: aggregates.length }, 'tenant drained');
     return {
       tenant_id: tenant,
