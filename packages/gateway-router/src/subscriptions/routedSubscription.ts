@@ -79,7 +79,6 @@ const REOPEN_BACKOFF_MS = [50, 100, 200, 400, 800];
 interface Upstream {
   readonly node: string;
   readonly stream: ClientReadableStream<unknown>;
-  caughtUp: boolean;
 }
 
 /**
@@ -88,15 +87,15 @@ interface Upstream {
  * tenant to another node, it opens the new owner's stream with `resume` (the
  * router's view of the set) while the old one still runs, and drops the old
  * one once the new one is caught up; a stream lost with UNAVAILABLE or
- * NOT_OWNER is re-opened the same way. The router also listens to the
- * tenant's state notifications on core NATS itself, so commits made while no
- * stream is open (the owner died, the new one is not reached yet) still reach
- * the client in order. A re-opened stream carries the highest
+ * NOT_OWNER is re-opened the same way. A re-opened stream carries the highest
  * log position received as its consistency token, so a node that has just
  * taken the tenant over reads the set only once its read model has caught up
- * to what the client has already seen (else it could miss a commit between). A LiveSet over everything received
- * decides the kinds and drops repeats, so the client sees each aggregate's
- * versions once, in order, whichever node sent them.
+ * to what the client has already seen. The router also listens to the
+ * tenant's state notifications on core NATS itself, so commits made while no
+ * stream is open (the owner died, the new one is not reached yet) still reach
+ * the client. A LiveSet over everything received decides the kinds and drops
+ * repeats: the client sees each aggregate's versions once, in order,
+ * whichever source sent them.
  */
 export class RoutedSubscription {
   /** What the client reads; cut with SlowSubscriberError when it falls behind. */
@@ -108,7 +107,7 @@ export class RoutedSubscription {
   readonly #o: RoutedSubscriptionOptions;
   #current: Upstream | undefined;
   #previous: Upstream | undefined;
-  /** True once the client had its CAUGHT_UP: later SNAPSHOT rows are differences. */
+  /** True once the client had its CAUGHT_UP: rows entering after it are ENTERED, not SNAPSHOT. */
   #caughtUp = false;
   #closed = false;
   #reopening = false;
@@ -197,7 +196,7 @@ export class RoutedSubscription {
       stream.cancel();
       return;
     }
-    const upstream: Upstream = { node: node.id, stream, caughtUp: false };
+    const upstream: Upstream = { node: node.id, stream };
     if (this.#current !== undefined) {
       this.#previous?.stream.cancel();
       this.#previous = this.#current;
@@ -214,7 +213,6 @@ export class RoutedSubscription {
     this.#firstMessage = undefined;
     this.#seen = Math.max(this.#seen, message.position);
     if (message.kind === 'CAUGHT_UP') {
-      upstream.caughtUp = true;
       if (upstream === this.#current && this.#previous !== undefined) {
         this.#previous.stream.cancel();
         this.#previous = undefined;
