@@ -9,7 +9,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['packages/*/test/**/*.unit.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.unit.test.ts', 'test/**/*.unit.test.ts'],
+        },
       },
       {
         extends: true,
