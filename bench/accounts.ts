@@ -13,8 +13,12 @@ export type Submit = (
 ) => Promise<void>;
 
 /** `SubmitCommand` over one gRPC client (one HTTP/2 connection) to a node or a router. */
-export function grpcSubmitter(port: number): { submit: Submit; close: () => void } {
+export function grpcSubmitter(
+  port: number,
+  tenant = TENANT,
+): { submit: Submit; close: () => void } {
   const client = grpcClient(port);
+  const headers = { 'x-tenant-id': tenant };
   return {
     submit: async (id, type, data) => {
       await client.submit(
@@ -23,7 +27,7 @@ export function grpcSubmitter(port: number): { submit: Submit; close: () => void
           aggregate_id: id,
           payload_json: JSON.stringify({ type, data }),
         },
-        HEADERS,
+        headers,
       );
     },
     close: client.close,

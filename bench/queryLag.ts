@@ -8,19 +8,17 @@
 // evolve in the sandbox, the SQLite transaction and the NATS hop, an upper
 // bound of "acknowledged → queryable". Prints a line and one JSON line.
 //
-//   npx tsx --conditions=source --no-node-snapshot bench/queryLag.ts
+//   npm run bench:query   (bench/query.ts, then this)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Client, ServiceError } from '@grpc/grpc-js';
-import { credentials, Metadata } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { silentLogger } from '@tenantfold/core';
 import { decodeNotification, stateSubject } from '@tenantfold/query';
 import { startNatsServer } from '@tenantfold/testkit';
-import { commandServiceClient } from '@tenantfold/wire';
+import { grpcSubmitter } from './accounts.js';
 import { quantile, ROUND_MS, ROUNDS } from './lib.js';
 
 const ACCOUNTS = Number(process.env.BENCH_LAG_ACCOUNTS ?? 1_000);
@@ -43,23 +41,7 @@ const node = await AggregateNode.start(
   }),
   { logger: silentLogger },
 );
-const Ctor = commandServiceClient();
-const client = new Ctor(`127.0.0.1:${node.grpcPort}`, credentials.createInsecure()) as Client &
-  Record<string, (req: unknown, md: Metadata, cb: (e: ServiceError | null) => void) => void>;
-const metadata = new Metadata();
-metadata.set('x-tenant-id', TENANT);
-const submit = (id: string, type: string, data: Record<string, unknown>) =>
-  new Promise<void>((resolve, reject) =>
-    client.SubmitCommand!(
-      {
-        aggregate_type: 'account',
-        aggregate_id: id,
-        payload_json: JSON.stringify({ type, data }),
-      },
-      metadata,
-      (error) => (error ? reject(error) : resolve()),
-    ),
-  );
+const { submit, close } = grpcSubmitter(node.grpcPort, TENANT);
 
 const nc = await connect({ servers: nats.url });
 try {
@@ -117,7 +99,7 @@ try {
   );
   console.log(JSON.stringify(summary));
 } finally {
-  client.close();
+  close();
   await nc.close();
   await node.stop();
   await nats.stop();
