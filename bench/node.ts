@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { AggregateStore, silentLogger } from '@tenantfold/core';
 import { openJetStreamBackend } from '@tenantfold/nats';
-import { startNatsServer } from '@tenantfold/testkit';
+import { isolatedNames, startNatsServer } from '@tenantfold/testkit';
 import { AGGREGATES } from './accounts.js';
 import type { ClientReply, ClientRequest } from './grpcClientWorker.js';
 import type { Round } from './lib.js';
@@ -144,7 +144,6 @@ function grpcClientThread(port: number) {
 
 async function main(): Promise<void> {
   const server = await startNatsServer();
-  const suffix = Math.random().toString(36).slice(2, 8);
   const node = await AggregateNode.start(
     loadNodeConfig({
       AGGREGATE_NODE_ID: 'bench-node',
@@ -158,14 +157,7 @@ async function main(): Promise<void> {
     }),
     {
       logger: silentLogger,
-      storage: {
-        streamName: `EVENTS_${suffix}`,
-        subjectPrefix: `n${suffix}.`,
-        snapshotBucket: `SNAPSHOTS_${suffix}`,
-        checkpointBucket: `CHECKPOINTS_${suffix}`,
-        deadLetterStream: `DEAD_LETTERS_${suffix}`,
-      },
-      placementBucket: `PLACEMENT_${suffix}`,
+      ...isolatedNames(),
     },
   );
   const grpc = grpcClientThread(node.grpcPort);

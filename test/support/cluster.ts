@@ -10,6 +10,8 @@ import type { Logger } from '@tenantfold/core';
 import { silentLogger } from '@tenantfold/core';
 import { GatewayRouter, loadRouterConfig } from '@tenantfold/gateway-router';
 import { PlacementStore } from '@tenantfold/nats';
+import type { IsolatedNames } from '@tenantfold/testkit';
+import { isolatedNames } from '@tenantfold/testkit';
 
 /** The bank-account example: `account` with Open / Deposit / Withdraw. */
 export const BANK_MANIFEST = fileURLToPath(
@@ -36,30 +38,9 @@ export interface ClusterOptions {
 }
 
 /** Storage names of one cluster; every node of it shares them (one event stream). */
-export interface ClusterNames {
-  readonly storage: {
-    readonly streamName: string;
-    readonly subjectPrefix: string;
-    readonly snapshotBucket: string;
-    readonly checkpointBucket: string;
-    readonly deadLetterStream: string;
-  };
-  readonly placementBucket: string;
-}
+export type ClusterNames = IsolatedNames;
 
-export function clusterNames(): ClusterNames {
-  const suffix = Math.random().toString(36).slice(2, 8);
-  return {
-    storage: {
-      streamName: `EVENTS_${suffix}`,
-      subjectPrefix: `c${suffix}.`,
-      snapshotBucket: `SNAPSHOTS_${suffix}`,
-      checkpointBucket: `CHECKPOINTS_${suffix}`,
-      deadLetterStream: `DEAD_LETTERS_${suffix}`,
-    },
-    placementBucket: `PLACEMENT_${suffix}`,
-  };
-}
+export const clusterNames = (): ClusterNames => isolatedNames('c');
 
 export class TestCluster {
   private constructor(

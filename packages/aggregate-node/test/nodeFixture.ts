@@ -6,6 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { silentLogger } from '@tenantfold/core';
+import type { IsolatedNames as Names } from '@tenantfold/testkit';
 
 export const TOKEN = 'admin-secret';
 
@@ -13,22 +14,8 @@ export const BANK_MANIFEST = fileURLToPath(
   new URL('../../../examples/bank-account/aggregates.yaml', import.meta.url),
 );
 
-/** Storage and placement names of one test file, so files never share data. */
-export function isolatedNames() {
-  const suffix = Math.random().toString(36).slice(2, 8);
-  return {
-    storage: {
-      streamName: `EVENTS_${suffix}`,
-      subjectPrefix: `n${suffix}.`,
-      snapshotBucket: `SNAPSHOTS_${suffix}`,
-      checkpointBucket: `CHECKPOINTS_${suffix}`,
-      deadLetterStream: `DEAD_LETTERS_${suffix}`,
-    },
-    placementBucket: `PLACEMENT_${suffix}`,
-  };
-}
-
-export type Names = ReturnType<typeof isolatedNames>;
+export { isolatedNames } from '@tenantfold/testkit';
+export type { Names };
 
 /** A fresh directory for a node's state read model (`AGGREGATE_READ_MODEL_PATH`). */
 export function readModelPath(): string {
