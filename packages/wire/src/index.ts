@@ -8,3 +8,5 @@ export {
 export { toServiceError, metadataValue, ERROR_CODE_KEY, OWNER_NODE_KEY } from './status.js';
 export { callContextOf, commandBodyOf, tenantOfCall } from './calls.js';
 export type { CallContext, SubmitCommandRequest } from './calls.js';
+export { outcomeOfCode } from './outcomes.js';
+export type { FailureOutcome } from './outcomes.js';

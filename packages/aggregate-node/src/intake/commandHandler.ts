@@ -1,7 +1,7 @@
 import type { AggregateStore, CommandResult, Logger, TenantId } from '@tenantfold/core';
 import { isTenantfoldError, parseCommandEnvelope, StreamKey } from '@tenantfold/core';
 import type { CallContext } from '@tenantfold/wire';
-import { tenantOfCall } from '@tenantfold/wire';
+import { outcomeOfCode, tenantOfCall } from '@tenantfold/wire';
 import type { CommandOutcome, NodeMetrics } from '../metrics/nodeMetrics.js';
 import type { TenantGate } from './tenantGate.js';
 
@@ -109,22 +109,5 @@ export class CommandHandler {
 }
 
 function outcomeOf(error: unknown): CommandOutcome {
-  if (!isTenantfoldError(error)) return 'error';
-  switch (error.code) {
-    case 'VALIDATION':
-    case 'TENANT_ACCESS_DENIED':
-      return 'invalid';
-    case 'DECIDE':
-    case 'PROGRAM_LIMIT':
-      return 'rejected';
-    case 'VERSION_CONFLICT':
-      return 'conflict';
-    case 'NOT_OWNER':
-    case 'UNAVAILABLE':
-    case 'STORAGE':
-    case 'STREAM':
-      return 'unavailable';
-    default:
-      return 'error';
-  }
+  return outcomeOfCode(isTenantfoldError(error) ? error.code : 'INTERNAL');
 }

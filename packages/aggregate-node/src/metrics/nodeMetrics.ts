@@ -1,3 +1,4 @@
+import type { FailureOutcome } from '@tenantfold/wire';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Label value for tenants past the cardinality cap. */
@@ -27,8 +28,7 @@ const DEFAULT_GAUGES_NAMED_AS_COUNTERS = [
   'nodejs_active_resources_total',
 ];
 
-export type CommandOutcome =
-  'ok' | 'duplicate' | 'rejected' | 'invalid' | 'conflict' | 'unavailable' | 'error';
+export type CommandOutcome = 'ok' | 'duplicate' | FailureOutcome;
 
 /** The node's Prometheus metrics, on a registry of its own. */
 export class NodeMetrics {

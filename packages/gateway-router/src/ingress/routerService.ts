@@ -10,7 +10,7 @@ import {
   ValidationError,
 } from '@tenantfold/core';
 import type { CallContext } from '@tenantfold/wire';
-import { tenantOfCall } from '@tenantfold/wire';
+import { outcomeOfCode, tenantOfCall } from '@tenantfold/wire';
 import { NodeAnswerError } from '../forwarding/errors.js';
 import type { Forwarder } from '../forwarding/forwarder.js';
 import type { RequestOutcome } from '../metrics/routerMetrics.js';
@@ -226,24 +226,5 @@ export function errorCodeOf(error: unknown): string {
 }
 
 function outcomeOf(error: unknown): RequestOutcome {
-  switch (errorCodeOf(error)) {
-    case 'VALIDATION':
-      return 'invalid';
-    case 'TENANT_ACCESS_DENIED':
-      return 'denied';
-    case 'DECIDE':
-    case 'PROGRAM_LIMIT':
-      return 'rejected';
-    case 'VERSION_CONFLICT':
-      return 'conflict';
-    case 'NOT_FOUND':
-      return 'not_found';
-    case 'NOT_OWNER':
-    case 'UNAVAILABLE':
-    case 'STORAGE':
-    case 'STREAM':
-      return 'unavailable';
-    default:
-      return 'error';
-  }
+  return outcomeOfCode(errorCodeOf(error));
 }

@@ -1,8 +1,8 @@
+import type { FailureOutcome } from '@tenantfold/wire';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** How a routed request ended; one label value per class of answer. */
-export type RequestOutcome =
-  'ok' | 'invalid' | 'denied' | 'rejected' | 'conflict' | 'not_found' | 'unavailable' | 'error';
+export type RequestOutcome = 'ok' | FailureOutcome;
 
 /** What happened to a command held during a cutover. */
 export type HoldOutcome = 'released' | 'timeout' | 'full';
