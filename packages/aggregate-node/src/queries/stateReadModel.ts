@@ -151,7 +151,7 @@ export class StateReadModel {
   /** Replaces a tenant's rows with the current state of each of its aggregates. */
   rebuild(tenant: TenantId, log: StateLog): Promise<{ rows: number }> {
     const building = this.model
-      .rebuild(latestStates(log, log.eventLog.streams({ tenant })), { tenant })
+      .rebuild(latestStates(log, everyStream(log.eventLog, tenant)), { tenant })
       .then((result) => {
         this.options.logger.info({ tenant_id: tenant, rows: result.rows }, 'state rows rebuilt');
         return result;
@@ -162,12 +162,18 @@ export class StateReadModel {
 
   /** Applies what the log holds after the tenant's checkpoint (commits written elsewhere, or lost in a crash). */
   async catchUp(tenant: TenantId, log: StateLog): Promise<void> {
-    const keys = new Map<string, StreamKey>();
-    for await (const commit of log.eventLog.readAll({ tenant }, this.model.position(tenant))) {
-      keys.set(Key.toString(commit.stream), commit.stream);
+    const last = new Map<string, StoredCommit>();
+    for await (const commit of log.eventLog.readAll({ tenant }, this.model.checkpoint(tenant))) {
+      last.set(Key.toString(commit.stream), commit);
     }
+    const behind = [...last.values()]
+      .filter(({ stream, position }) => {
+        const row = this.model.get(stream.tenant, stream.type, stream.id);
+        return row === undefined || row.position < position;
+      })
+      .map(({ stream }) => stream);
     const changes = [];
-    for await (const change of latestStates(log, keys.values())) changes.push(change);
+    for await (const change of latestStates(log, behind)) changes.push(change);
     for (const applied of this.model.apply(changes)) this.publish(applied);
   }
 
@@ -197,6 +203,22 @@ export class StateReadModel {
       // The row is written; subscribers resume from versions after a reconnect.
       this.options.logger.warn({ tenant_id: tenant, err: error }, 'state notification not sent');
     }
+  }
+}
+
+/**
+ * The tenant's streams, listed twice: those first written after the first
+ * listing (and so maybe before every state a rebuild read) are listed again
+ * once the first ones were consumed, so the rebuild's checkpoint is below them.
+ */
+async function* everyStream(log: EventLog, tenant: TenantId): AsyncGenerator<StreamKey> {
+  const seen = new Set<string>();
+  for await (const key of log.streams({ tenant })) {
+    seen.add(Key.toString(key));
+    yield key;
+  }
+  for await (const key of log.streams({ tenant })) {
+    if (!seen.has(Key.toString(key))) yield key;
   }
 }
 

@@ -215,11 +215,24 @@ export class ReadModel {
 
   /**
    * The tenant's visible position: every commit up to it that was applied or
-   * announced is in the rows (0 when none). Queries report it; the
-   * checkpoint on disk is the highest position applied.
+   * announced is in the rows (0 when none). Queries report it; a catch-up
+   * starts from `checkpoint`.
    */
   position(tenant: string): number {
     return this.#positions.visible(tenant);
+  }
+
+  /**
+   * Where a catch-up from the event log starts for the tenant: every commit
+   * up to it is in the rows (0 when none). At most `position`: lower after a
+   * rebuild, until commits are applied.
+   */
+  checkpoint(tenant: string): number {
+    this.#assertOpen();
+    const row = this.#statement('SELECT position FROM checkpoints WHERE tenant = ?').get(
+      TenantId.parse(tenant),
+    ) as { position: number } | undefined;
+    return Math.min(row?.position ?? 0, this.position(tenant));
   }
 
   /**
@@ -385,6 +398,12 @@ export class ReadModel {
    * event log. Queries see the rows appear as batches commit. A marker in
    * the database records the rebuild until it ends, so a crash midway is
    * found at the next open (`opened.needsRebuild`).
+   *
+   * Each change is one aggregate's state as read at its own moment: while
+   * another writer appends, a commit below the highest position may be
+   * missing from a row read earlier. So the stored checkpoint (where
+   * `checkpoint` tells a catch-up to start) is each tenant's lowest
+   * position rebuilt; the version check skips what the rows already hold.
    */
   async rebuild(
     changes: Iterable<StateChange> | AsyncIterable<StateChange>,
@@ -404,6 +423,7 @@ export class ReadModel {
     this.#positions.forget(tenant);
     let batch: StateChange[] = [];
     let rows = 0;
+    const lowest = new Map<string, number>();
     const flush = () => {
       rows += this.apply(batch).length;
       batch = [];
@@ -416,10 +436,20 @@ export class ReadModel {
         );
       }
       batch.push(change);
+      lowest.set(
+        change.tenant,
+        Math.min(lowest.get(change.tenant) ?? change.position, change.position),
+      );
       if (batch.length >= REBUILD_BATCH) flush();
     }
     flush();
-    this.#db.prepare(`DELETE FROM meta WHERE key = 'rebuilding'`).run();
+    this.#db.transaction(() => {
+      const lower = this.#db.prepare(
+        'UPDATE checkpoints SET position = min(position, ?) WHERE tenant = ?',
+      );
+      for (const [name, position] of lowest) lower.run(position, name);
+      this.#db.prepare(`DELETE FROM meta WHERE key = 'rebuilding'`).run();
+    })();
     this.analyze();
     return { rows };
   }
