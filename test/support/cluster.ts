@@ -11,7 +11,7 @@ import { silentLogger } from '@tenantfold/core';
 import { GatewayRouter, loadRouterConfig } from '@tenantfold/gateway-router';
 import { PlacementStore } from '@tenantfold/nats';
 import type { IsolatedNames } from '@tenantfold/testkit';
-import { isolatedNames } from '@tenantfold/testkit';
+import { isolatedNames, streamsOf } from '@tenantfold/testkit';
 
 /** The bank-account example: `account` with Open / Deposit / Withdraw. */
 export const BANK_MANIFEST = fileURLToPath(
@@ -146,14 +146,7 @@ export class TestCluster {
     this.nodes.clear();
     await Promise.allSettled(nodes.map((node) => node.stop()));
     const jsm = await jetstreamManager(this.nc);
-    const { storage, placementBucket } = this.names;
-    for (const stream of [
-      storage.streamName,
-      storage.deadLetterStream,
-      `KV_${storage.snapshotBucket}`,
-      `KV_${storage.checkpointBucket}`,
-      `KV_${placementBucket}`,
-    ]) {
+    for (const stream of streamsOf(this.names)) {
       await jsm.streams.delete(stream).catch(() => undefined);
     }
     await this.nc.close();

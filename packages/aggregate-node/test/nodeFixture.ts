@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { silentLogger } from '@tenantfold/core';
 import type { IsolatedNames as Names } from '@tenantfold/testkit';
+import { streamsOf } from '@tenantfold/testkit';
 
 export const TOKEN = 'admin-secret';
 
@@ -50,16 +51,7 @@ export function startNode(
 /** Deletes the streams and buckets of `names`. */
 export async function deleteStorage(nc: NatsConnection, names: Names): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const { storage, placementBucket } = names;
-  for (const stream of [
-    storage.streamName,
-    storage.deadLetterStream,
-    `KV_${storage.snapshotBucket}`,
-    `KV_${storage.checkpointBucket}`,
-    `KV_${placementBucket}`,
-  ]) {
-    await jsm.streams.delete(stream).catch(() => undefined);
-  }
+  for (const stream of streamsOf(names)) await jsm.streams.delete(stream).catch(() => undefined);
 }
 
 /** An admin call with the token; resolves to the status and the JSON body. */

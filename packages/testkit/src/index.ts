@@ -10,6 +10,6 @@ export { describeEngineContract } from './engineContract.js';
 export type { StorageFixture } from './engineContract.js';
 export { startNatsServer, freePort } from './nats/natsServer.js';
 export type { NatsServer, NatsServerOptions } from './nats/natsServer.js';
-export { isolatedNames } from './nats/isolatedNames.js';
+export { isolatedNames, streamsOf } from './nats/isolatedNames.js';
 export type { IsolatedNames } from './nats/isolatedNames.js';
 export { commitOf } from './commits.js';

@@ -24,3 +24,15 @@ export function isolatedNames(tag = 'n'): IsolatedNames {
     placementBucket: `PLACEMENT_${suffix}`,
   };
 }
+
+/** The JetStream streams behind `names` (KV buckets are streams `KV_<bucket>`), to delete after a run. */
+export function streamsOf(names: IsolatedNames): string[] {
+  const { storage, placementBucket } = names;
+  return [
+    storage.streamName,
+    storage.deadLetterStream,
+    `KV_${storage.snapshotBucket}`,
+    `KV_${storage.checkpointBucket}`,
+    `KV_${placementBucket}`,
+  ];
+}
