@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { AggregateStoreOptions, Logger, TenantId } from '@tenantfold/core';
-import { TenantId as Tenant, UnavailableError, ValidationError } from '@tenantfold/core';
+import {
+  dataLimitsOf,
+  TenantId as Tenant,
+  UnavailableError,
+  ValidationError,
+} from '@tenantfold/core';
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
@@ -122,6 +127,7 @@ export class AggregateNode {
     const metrics = new NodeMetrics({
       tenantLabelCap: config.tenantLabelCap,
       liveActors: () => current.engine?.store.liveActors ?? 0,
+      quarantined: () => states.model.quarantinedCount,
     });
     watchBreaker(breaker, metrics, logger);
     const handler = new CommandHandler({
@@ -140,6 +146,7 @@ export class AggregateNode {
         envelope,
       );
     const storeOptions: Partial<AggregateStoreOptions> = {
+      limits: dataLimitsOf(config),
       snapshotEvery: config.snapshotEvery,
       maxRetries: config.maxRetries,
       idleTimeoutMs: config.idleTimeoutMs,
@@ -163,6 +170,7 @@ export class AggregateNode {
         mayDispatch: (tenant) => ownership.serves(tenant) && !gate.isClosed(tenant),
         logger,
         sweepMs: config.readModelSweepMs,
+        onSkipped: (projection) => metrics.projectionSkips.inc({ projection }),
       });
     current.engine = await loadEngine();
     states.model.setIndexes(indexesOf(current.engine.manifest));
@@ -315,6 +323,18 @@ export class AggregateNode {
           tenants: this.parts.states.model.tenants(),
         }),
       'POST /read-model/rebuild': ({ body }) => this.rebuildStates(body),
+      'GET /quarantine': (request) => {
+        const tenant = request.query.get('tenant_id');
+        const rows = this.parts.states.quarantined(
+          tenant === null ? undefined : Tenant.parse(tenant, 'tenant_id'),
+        );
+        return Promise.resolve({ quarantined: rows });
+      },
+      'POST /quarantine/release': ({ body }) => {
+        const given = (body as { tenant_id?: unknown }).tenant_id;
+        const tenant = given === undefined ? undefined : Tenant.parse(given, 'tenant_id');
+        return this.parts.states.release(tenant, this.parts.stateLog());
+      },
       'GET /projections/*': (request) => {
         const tenant = tenantOfQuery(request);
         this.parts.ownership.assertOwned(tenant);

@@ -29,7 +29,11 @@ const TOKEN = 'test-token';
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tenantfold-wire-'));
   store = await Store.builder(dir).aggregate(Counter).open();
-  const metrics = new NodeMetrics({ tenantLabelCap: 2, liveActors: () => store.liveActors });
+  const metrics = new NodeMetrics({
+    tenantLabelCap: 2,
+    liveActors: () => store.liveActors,
+    quarantined: () => 0,
+  });
   const handler = new CommandHandler({
     store: () => store,
     gate: new TenantGate(),

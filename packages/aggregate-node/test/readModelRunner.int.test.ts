@@ -2,10 +2,12 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { ReadModelRunnerOptions } from '@tenantfold/aggregate-node';
 import { ReadModelRunner, TenantDeadLetters } from '@tenantfold/aggregate-node';
-import type { AggregateStore, JsonValue } from '@tenantfold/core';
+import type { AggregateStore, AsyncProjection, JsonValue } from '@tenantfold/core';
 import {
   AggregateStore as Store,
+  DEFAULT_DATA_LIMITS,
   DomainError,
+  ProgramLimitError,
   silentLogger,
   TenantId,
   UnavailableError,
@@ -50,22 +52,66 @@ afterAll(async () => {
   await nc.close();
 });
 
-function runner(dispatch: ReadModelRunnerOptions['dispatch']): ReadModelRunner {
+function runner(
+  dispatch: ReadModelRunnerOptions['dispatch'],
+  projections: ReadModelRunnerOptions['projections'] = programs.projections,
+  onSkipped?: (projection: string) => void,
+): ReadModelRunner {
   return new ReadModelRunner({
     log: backend.eventLog,
     checkpoints: backend.checkpoints,
     deadLetters: backend.deadLetters,
-    projections: programs.projections,
+    projections,
     processManagers: programs.processManagers,
     dispatch,
     owns: () => true,
     mayDispatch: () => true,
     logger: silentLogger,
     sweepMs: 60_000,
+    maxStateBytes: DEFAULT_DATA_LIMITS.stateBytes,
+    ...(onSkipped === undefined ? {} : { onSkipped }),
   });
 }
 
 describe('ReadModelRunner', () => {
+  it('skips and lists a commit a projection cannot fold, folds the rest, and keeps the list across a restart', async () => {
+    const other = TenantId.parse('proj-skip');
+    const [account] = programs.deciders;
+    const acc = store.get(account!, 'acc-s', { tenant: other });
+    await acc.execute({ type: 'Open', data: { owner: 'sue' } });
+    for (const amount of [1, 666, 2]) await acc.execute({ type: 'Deposit', data: { amount } });
+    // A projection whose program fails on one event (as a limit would): the others must fold.
+    const touchy: AsyncProjection<JsonValue> = {
+      name: 'touchy',
+      subscribes: ['account'],
+      initialState: () => ({ deposited: 0 }),
+      apply: (state, event) => {
+        const amount = (event.payload as { amount?: number }).amount ?? 0;
+        if (amount === 666) return Promise.reject(new ProgramLimitError('too much for this fold'));
+        const { deposited } = state as { deposited: number };
+        return Promise.resolve({ deposited: deposited + amount });
+      },
+    };
+    const skips: string[] = [];
+    const first = runner(
+      () => Promise.resolve(),
+      [touchy],
+      (name) => skips.push(name),
+    );
+    await first.catchUp(other);
+    const view = await first.projection('touchy', other);
+    expect(view.state).toEqual({ deposited: 3 });
+    expect(view.skipped).toHaveLength(1);
+    expect(view.skipped[0]?.reason).toBe('too much for this fold');
+    expect(view.skipped[0]?.position).toBeGreaterThan(0);
+    expect(skips).toEqual(['touchy']);
+    await first.stop();
+    const second = runner(() => Promise.resolve(), [touchy]);
+    await second.catchUp(other);
+    expect((await second.projection('touchy', other)).skipped).toHaveLength(1);
+    await second.stop();
+  });
+
   it('waits on a command that cannot be sent now, then sends each command once per event', async () => {
     const sent: Array<Record<string, JsonValue>> = [];
     let available = false;

@@ -1,5 +1,5 @@
 import type { Logger } from '@tenantfold/core';
-import { ValidationError } from '@tenantfold/core';
+import { dataLimitsOf, ValidationError } from '@tenantfold/core';
 import { readPlacementFile } from '@tenantfold/nats';
 import { SubscriptionLimits } from '@tenantfold/query';
 import { pino } from 'pino';
@@ -8,7 +8,7 @@ import { Forwarder } from './forwarding/forwarder.js';
 import { NodeChannels } from './forwarding/nodeChannels.js';
 import { CutoverHold } from './holding/cutoverHold.js';
 import { GrpcIngress } from './ingress/grpcIngress.js';
-import { HttpIngress } from './ingress/httpIngress.js';
+import { ENVELOPE_BYTES, HttpIngress } from './ingress/httpIngress.js';
 import { httpRoutes } from './ingress/httpRoutes.js';
 import { RouterService } from './ingress/routerService.js';
 import { RouterMetrics } from './metrics/routerMetrics.js';
@@ -141,10 +141,12 @@ export class GatewayRouter {
       onMove: (reason) => m.subscriptionMoves.inc({ reason }),
     });
     cache.onChange(() => subscriptions.placementChanged());
+    const limits = dataLimitsOf(config);
     const service = new RouterService({
       forwarder,
       subscriptions,
       allowDefaultTenant: config.allowDefaultTenant,
+      limits,
       logger,
       onAnswered: (route, outcome) => m.requests.inc({ route, outcome }),
     });
@@ -166,6 +168,7 @@ export class GatewayRouter {
         { heartbeatMs: config.sseHeartbeatMs },
       ),
       logger,
+      limits.commandBytes + ENVELOPE_BYTES,
     );
     const grpcPort = (await grpc.start()).port;
     const httpPort = (await http.start()).port;

@@ -1,4 +1,6 @@
-import { NotFoundError, silentLogger, ValidationError } from '@tenantfold/core';
+import type { Socket } from 'node:net';
+import { connect } from 'node:net';
+import { MAX_PAYLOAD_BYTES, NotFoundError, silentLogger, ValidationError } from '@tenantfold/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../src/forwarding/errors.js';
 import type { HttpContext } from '../src/ingress/httpIngress.js';
@@ -7,6 +9,7 @@ import { HttpIngress, route } from '../src/ingress/httpIngress.js';
 // The route table and error mapping over a real HTTP server on a free port.
 let ingress: HttpIngress;
 let base: string;
+let port: number;
 const seen: HttpContext[] = [];
 
 beforeAll(async () => {
@@ -18,6 +21,10 @@ beforeAll(async () => {
         return Promise.resolve({ body: { ...context.params, q: context.query.get('q') } });
       }),
       route('POST', '/echo', async (context) => ({ status: 201, body: await context.body() })),
+      // Refuses from the headers alone, before reading the body (like a bad tenant header would).
+      route('POST', '/refuse', () => {
+        throw new ValidationError('bad tenant', 'x-tenant-id');
+      }),
       route('GET', '/fail/:kind', ({ params }) => {
         if (params.kind === 'busy') throw new RetryLaterError('busy, come back', 3);
         if (params.kind === 'missing') throw new NotFoundError('no such thing');
@@ -31,7 +38,8 @@ beforeAll(async () => {
     ],
     silentLogger,
   );
-  base = `http://127.0.0.1:${(await ingress.start()).port}`;
+  port = (await ingress.start()).port;
+  base = `http://127.0.0.1:${port}`;
 });
 
 afterAll(() => ingress.stop(1_000));
@@ -91,5 +99,86 @@ describe('HttpIngress', () => {
     const answer = await call('GET', '/stream');
     expect(answer.headers.get('content-type')).toBe('text/event-stream');
     expect(answer.text).toBe('data: hi\n\n');
+  });
+});
+
+/** Waits until `done()` holds (checked on each read and on close), or `ms` passed. */
+function until(socket: Socket, done: () => boolean, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!done()) return;
+      clearTimeout(timer);
+      finish();
+    };
+    const finish = () => {
+      socket.off('data', check).off('close', check);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    socket.on('data', check).on('close', check);
+    check();
+  });
+}
+
+/**
+ * Raw HTTP/1.1 on one keep-alive socket, as a connection-reusing proxy does it: writes
+ * `before`, waits for the first response, then writes `after` (the rest of the first
+ * request, then the next one) and waits at most 2 s for a second response or a close.
+ */
+async function reuse(before: string | Buffer, after: string | Buffer) {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => {}); // EPIPE/ECONNRESET once the server closed: seen as the close
+  const statuses = () => [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+  socket.write(before);
+  await until(socket, () => closed || text.includes('\r\n\r\n'), 2_000);
+  if (!closed) socket.write(after);
+  await until(socket, () => closed || statuses().length > 1, 2_000);
+  socket.destroy();
+  const firstHead = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase();
+  return { statuses: statuses(), firstHead, closed };
+}
+
+const post = (path: string, length: number) =>
+  `POST ${path} HTTP/1.1\r\nHost: router\r\nConnection: keep-alive\r\n` +
+  `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+const next = 'GET /stream HTTP/1.1\r\nHost: router\r\nConnection: keep-alive\r\n\r\n';
+
+describe('HttpIngress on a reused keep-alive connection', () => {
+  it('closes the connection after refusing a body over the cap: the next request never hangs', async () => {
+    // Far over the cap: more than the socket buffers hold once the router stops reading.
+    const size = 4 * MAX_PAYLOAD_BYTES;
+    const answer = await reuse(post('/echo', size) + '"'.repeat(size), next);
+    expect(answer.statuses[0]).toBe(400);
+    expect(answer.closed || answer.statuses.length === 2, 'the next request hung').toBe(true);
+    expect(answer.firstHead).toMatch(/^connection: close$/m);
+  });
+
+  it('closes the connection after refusing before reading the body (route, 404, 405)', async () => {
+    for (const [path, status] of [
+      ['/refuse', 400],
+      ['/nowhere', 404],
+      ['/fail/bad', 405],
+    ] as const) {
+      const size = 64 * 1024;
+      const answer = await reuse(
+        post(path, size) + '{'.repeat(1024),
+        '{'.repeat(size - 1024) + next,
+      );
+      expect(answer.statuses[0]).toBe(status);
+      expect(answer.closed || answer.statuses.length === 2, 'the next request hung').toBe(true);
+      expect(answer.firstHead).toMatch(/^connection: close$/m);
+    }
+  });
+
+  it('keeps the connection when the body was read to its end, even if refused', async () => {
+    const bad = await reuse(post('/echo', 5) + '{"a":', next);
+    expect(bad).toMatchObject({ statuses: [400, 200], closed: false });
+    expect(bad.firstHead).toMatch(/^connection: keep-alive$/m);
+    const bodiless = await reuse(next, next);
+    expect(bodiless).toMatchObject({ statuses: [200, 200], closed: false });
   });
 });

@@ -42,6 +42,7 @@ export type {
   OpenReport,
   OpenStatus,
   IndexChanges,
+  QuarantinedRow,
 } from './readModel/index.js';
 export {
   classifyChange,
@@ -63,6 +64,7 @@ export {
   sqliteQueryEngine,
   STORE_READ_MODEL_FILE,
   latestStates,
+  quarantineIn,
   initialSet,
 } from './store/index.js';
-export type { SqliteQueryEngineOptions, StateSource } from './store/index.js';
+export type { SqliteQueryEngineOptions, StateSource, UnfoldableState } from './store/index.js';

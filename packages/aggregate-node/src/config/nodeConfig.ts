@@ -1,5 +1,5 @@
 import type { SettingsOf } from '@tenantfold/core';
-import { loadSettings, parseSetting } from '@tenantfold/core';
+import { dataLimitSetting, loadSettings, parseSetting } from '@tenantfold/core';
 
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 const label = (raw: unknown): string => {
@@ -201,6 +201,12 @@ export const NODE_SETTINGS = {
     default: 1,
     doc: 'JetStream replicas of the EVENTS stream (3 in a cluster)',
   },
+  limitJsonDepth: dataLimitSetting('AGGREGATE', 'jsonDepth'),
+  limitStringChars: dataLimitSetting('AGGREGATE', 'stringChars'),
+  limitCommandBytes: dataLimitSetting('AGGREGATE', 'commandBytes'),
+  limitEventsPerCommand: dataLimitSetting('AGGREGATE', 'eventsPerCommand'),
+  limitCommitBytes: dataLimitSetting('AGGREGATE', 'commitBytes'),
+  limitStateBytes: dataLimitSetting('AGGREGATE', 'stateBytes'),
   logLevel: {
     key: 'logLevel',
     env: 'AGGREGATE_LOG_LEVEL',

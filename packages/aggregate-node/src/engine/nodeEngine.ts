@@ -7,7 +7,7 @@ import type {
   StorageBackend,
   TenantId,
 } from '@tenantfold/core';
-import { AggregateStore } from '@tenantfold/core';
+import { AggregateStore, DEFAULT_DATA_LIMITS } from '@tenantfold/core';
 import type { Manifest } from '@tenantfold/programs';
 import { loadManifest, loadManifestPrograms, ProgramRuntime } from '@tenantfold/programs';
 import type { Dispatch } from '../readModels/index.js';
@@ -29,6 +29,8 @@ export interface NodeEngineDeps {
   readonly logger: Logger;
   /** @see ReadModelRunnerOptions.sweepMs */
   readonly sweepMs: number;
+  /** @see ReadModelRunnerOptions.onSkipped */
+  readonly onSkipped?: (projection: string) => void;
 }
 
 /**
@@ -49,7 +51,8 @@ export class NodeEngine {
    * @throws ManifestError listing every problem; nothing is left running
    */
   static async load(manifestPath: string, deps: NodeEngineDeps): Promise<NodeEngine> {
-    const runtime = new ProgramRuntime();
+    const limits = deps.storeOptions.limits;
+    const runtime = new ProgramRuntime(limits === undefined ? {} : { dataLimits: limits });
     try {
       const manifest = await loadManifest(manifestPath);
       const programs = await loadManifestPrograms(manifest, { runtime });
@@ -68,6 +71,8 @@ export class NodeEngine {
         mayDispatch: deps.mayDispatch,
         logger: deps.logger,
         sweepMs: deps.sweepMs,
+        maxStateBytes: (limits ?? DEFAULT_DATA_LIMITS).stateBytes,
+        ...(deps.onSkipped === undefined ? {} : { onSkipped: deps.onSkipped }),
       });
       return new NodeEngine(manifest, store, readModels, runtime);
     } catch (error) {

@@ -45,16 +45,20 @@ export class CommandHandler {
       const tenantId = tenantOfCall(call, body.tenant_id, this.options.allowDefaultTenant);
       tenant = tenantId;
       this.options.ownership.assertOwned(tenantId);
-      const envelope = parseCommandEnvelope({
-        ...body,
-        tenant_id: tenantId,
-        correlation_id: call.correlationId ?? body.correlation_id,
-        traceparent: call.traceparent,
-      });
+      const store = this.options.store();
+      const envelope = parseCommandEnvelope(
+        {
+          ...body,
+          tenant_id: tenantId,
+          correlation_id: call.correlationId ?? body.correlation_id,
+          traceparent: call.traceparent,
+        },
+        store.options.limits,
+      );
       aggregateType = envelope.aggregate_type;
       const release = this.options.gate.enter(tenant);
       try {
-        const result = await this.options.store().submit(envelope);
+        const result = await store.submit(envelope);
         outcome = result.duplicate ? 'duplicate' : 'ok';
         if (!result.duplicate && result.position > 0) this.options.onCommitted?.(tenantId);
         const first = result.events[0];

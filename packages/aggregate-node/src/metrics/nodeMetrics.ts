@@ -40,9 +40,15 @@ export class NodeMetrics {
   readonly rehydrationDuration: Histogram<'aggregate_type'>;
   readonly tenantErrors: Counter<'tenant_id' | 'code'>;
   readonly liveActors: Gauge;
+  readonly quarantined: Gauge;
+  readonly projectionSkips: Counter<'projection'>;
   readonly breakerOpen: Gauge<'breaker'>;
 
-  constructor(options: { tenantLabelCap: number; liveActors: () => number }) {
+  constructor(options: {
+    tenantLabelCap: number;
+    liveActors: () => number;
+    quarantined: () => number;
+  }) {
     this.tenants = new TenantLabels(options.tenantLabelCap);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -87,6 +93,20 @@ export class NodeMetrics {
       collect() {
         this.set(options.liveActors());
       },
+    });
+    this.quarantined = new Gauge({
+      name: 'aggregate_read_model_quarantined',
+      help: 'Aggregates set aside by the state read model (GET /admin/quarantine lists them).',
+      registers,
+      collect() {
+        this.set(options.quarantined());
+      },
+    });
+    this.projectionSkips = new Counter({
+      name: 'aggregate_projection_skipped_commits_total',
+      help: 'Commits a projection could not fold (program fault or limit) and skipped.',
+      labelNames: ['projection'],
+      registers,
     });
     this.breakerOpen = new Gauge({
       name: 'aggregate_breaker_open',

@@ -12,11 +12,17 @@ import type {
 } from '@tenantfold/core';
 import { StreamKey as Key } from '@tenantfold/core';
 import type { Manifest } from '@tenantfold/programs';
-import type { AppliedChange, StateSource } from '@tenantfold/query';
+import type {
+  AppliedChange,
+  QuarantinedRow,
+  StateSource,
+  UnfoldableState,
+} from '@tenantfold/query';
 import {
   encodeNotification,
   latestStates,
   notificationOf,
+  quarantineIn,
   ReadModel,
   stateSubject,
 } from '@tenantfold/query';
@@ -47,10 +53,15 @@ export class StateReadModel {
   /** Tenants whose rows are complete (or being built): the rest are built at first read. */
   readonly #ready = new Map<TenantId, Promise<unknown>>();
 
+  /** Where an aggregate goes that cannot be folded: the quarantine, never a failed start. */
+  readonly #unfoldable: UnfoldableState;
+
   private constructor(
     readonly model: ReadModel,
     private readonly options: StateReadModelOptions,
-  ) {}
+  ) {
+    this.#unfoldable = quarantineIn(model, options.logger);
+  }
 
   static open(options: StateReadModelOptions): StateReadModel {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -81,9 +92,18 @@ export class StateReadModel {
       const applied = this.model.applyCommit(commit, state as JsonValue);
       if (applied !== undefined) this.publish(applied);
     },
+    // Committed but not folded (evolve failed): set aside, so the tenant's position goes on.
     failed: (commit) => {
       this.#withdrawals.get(commitName(commit))?.();
       this.#withdrawals.delete(commitName(commit));
+      const { tenant, type, id } = commit.stream;
+      this.model.quarantine({
+        tenant,
+        type,
+        id,
+        position: commit.position,
+        reason: `evolve failed after commit ${commit.position}`,
+      });
     },
   };
 
@@ -151,7 +171,7 @@ export class StateReadModel {
   /** Replaces a tenant's rows with the current state of each of its aggregates. */
   rebuild(tenant: TenantId, log: StateLog): Promise<{ rows: number }> {
     const building = this.model
-      .rebuild(latestStates(log, everyStream(log.eventLog, tenant)), { tenant })
+      .rebuild(latestStates(log, everyStream(log.eventLog, tenant), this.#unfoldable), { tenant })
       .then((result) => {
         this.options.logger.info({ tenant_id: tenant, rows: result.rows }, 'state rows rebuilt');
         return result;
@@ -173,8 +193,30 @@ export class StateReadModel {
       })
       .map(({ stream }) => stream);
     const changes = [];
-    for await (const change of latestStates(log, behind)) changes.push(change);
+    for await (const change of latestStates(log, behind, this.#unfoldable)) changes.push(change);
     for (const applied of this.model.apply(changes)) this.publish(applied);
+  }
+
+  /** The aggregates set aside (of one tenant, or all). */
+  quarantined(tenant?: TenantId): QuarantinedRow[] {
+    return this.model.quarantined(tenant);
+  }
+
+  /**
+   * Clears the quarantine (one tenant's, or all) and folds those aggregates
+   * again (after a fixed program was loaded); any that still fail are set
+   * aside again. Returns what was released and what is quarantined now.
+   */
+  async release(
+    tenant: TenantId | undefined,
+    log: StateLog,
+  ): Promise<{ released: QuarantinedRow[]; quarantined: QuarantinedRow[] }> {
+    const released = this.model.release(tenant);
+    const keys = released.map((row) => Key.of(row.tenant as TenantId, row.type, row.id));
+    const changes = [];
+    for await (const change of latestStates(log, keys, this.#unfoldable)) changes.push(change);
+    for (const applied of this.model.apply(changes)) this.publish(applied);
+    return { released, quarantined: this.model.quarantined(tenant) };
   }
 
   get path(): string {

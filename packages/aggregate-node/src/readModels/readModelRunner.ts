@@ -19,6 +19,9 @@ import {
   ValidationError,
 } from '@tenantfold/core';
 
+import type { SkippedCommit } from './skippedCommits.js';
+import { checkProjectionState, isCommitFault, skippedOf, withSkipped } from './skippedCommits.js';
+
 /** Sends one command envelope through the node's command path. */
 export type Dispatch = (envelope: Record<string, JsonValue>) => Promise<unknown>;
 
@@ -37,6 +40,10 @@ export interface ReadModelRunnerOptions {
   readonly logger: Logger;
   /** How often every known owned tenant is caught up, in ms (events written elsewhere). */
   readonly sweepMs: number;
+  /** Largest projection document, bytes of JSON (it must fit a checkpoint). */
+  readonly maxStateBytes: number;
+  /** Told of each commit a projection skipped (a metric). */
+  readonly onSkipped?: (projection: string) => void;
 }
 
 /** Where one read model of one tenant stands. */
@@ -44,6 +51,8 @@ interface Cursor {
   position: number;
   /** Projections only: the folded document. */
   state?: JsonValue;
+  /** Projections only: commits it could not fold, newest last. */
+  skipped?: SkippedCommit[];
   /** Unsaved progress. */
   dirty: boolean;
 }
@@ -69,6 +78,8 @@ export interface ProjectionView {
   readonly projection: string;
   readonly position: number;
   readonly state: JsonValue;
+  /** Commits it could not fold (a program fault or limit), skipped so it goes on. */
+  readonly skipped: readonly SkippedCommit[];
 }
 
 /**
@@ -228,6 +239,7 @@ export class ReadModelRunner {
       projection: name,
       position: cursor?.position ?? 0,
       state: cursor?.state ?? null,
+      skipped: cursor?.skipped ?? [],
     };
   }
 
@@ -319,20 +331,23 @@ export class ReadModelRunner {
 
   /**
    * Folds commits into a projection: all at once when it can, else commit by
-   * commit, advancing the cursor; false when one cannot be folded (the
-   * projection then waits at it).
+   * commit, advancing the cursor. A commit it cannot fold (a program fault,
+   * or a document over the size limit) is skipped and listed, never a stuck
+   * projection; false only when it must wait (the runtime is unavailable).
    */
   private async project(
     projection: AsyncProjection<JsonValue>,
     cursor: Cursor,
     commits: readonly StoredCommit[],
   ): Promise<boolean> {
+    const { maxStateBytes } = this.options;
     const initial = cursor.state ?? projection.initialState();
     if (projection.applyMany !== undefined) {
       try {
-        cursor.state = await projection.applyMany(
-          initial,
-          commits.flatMap((c) => c.events),
+        const events = commits.flatMap((c) => c.events);
+        cursor.state = checkProjectionState(
+          await projection.applyMany(initial, events),
+          maxStateBytes,
         );
         advance(cursor, commits.at(-1));
         return true;
@@ -343,13 +358,17 @@ export class ReadModelRunner {
     let state = initial;
     for (const commit of commits) {
       try {
-        for (const event of commit.events) state = await projection.apply(state, event);
+        let next = state;
+        for (const event of commit.events) next = await projection.apply(next, event);
+        state = checkProjectionState(next, maxStateBytes);
       } catch (error) {
+        if (!isCommitFault(error)) return false;
         this.options.logger.error(
           { projection: projection.name, position: commit.position, err: error },
-          'projection stopped at a commit it cannot fold',
+          'projection skipped a commit it cannot fold',
         );
-        return false;
+        cursor.skipped = withSkipped(cursor.skipped ?? [], commit, error);
+        this.options.onSkipped?.(projection.name);
       }
       cursor.state = state;
       advance(cursor, commit);
@@ -459,7 +478,9 @@ export class ReadModelRunner {
         return {
           position: stored.position,
           dirty: false,
-          ...(initial === undefined ? {} : { state: stored.state ?? initial() }),
+          ...(initial === undefined
+            ? {}
+            : { state: stored.state ?? initial(), skipped: skippedOf(stored) }),
         };
       }
       return { position: 0, dirty: false, ...(initial === undefined ? {} : { state: initial() }) };
@@ -503,6 +524,9 @@ export class ReadModelRunner {
       await checkpoints.save(checkpointName('projections', name, tenant), {
         position: cursor.position,
         state: cursor.state ?? null,
+        ...(cursor.skipped === undefined || cursor.skipped.length === 0
+          ? {}
+          : { skipped: cursor.skipped as unknown as JsonValue }),
       });
       cursor.dirty = false;
     }

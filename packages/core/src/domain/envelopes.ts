@@ -10,6 +10,8 @@ import {
 import type { JsonValue } from './json.js';
 import { random16 } from './randomBytes.js';
 import { assertJson, assertPayloadSize, isJsonObject } from './json.js';
+import type { DataLimits } from './limits.js';
+import { DEFAULT_DATA_LIMITS } from './limits.js';
 
 /** A command as a decider sees it. */
 export interface Command<Type extends string = string, Data extends JsonValue = JsonValue> {
@@ -90,7 +92,11 @@ export function traceIdOf(traceparent: string | undefined): string {
   return match?.[1] ?? Buffer.from(random16()).toString('hex');
 }
 
-export function parseCommand(value: unknown, field = 'payload'): Command {
+export function parseCommand(
+  value: unknown,
+  field = 'payload',
+  limits: DataLimits = DEFAULT_DATA_LIMITS,
+): Command {
   if (!isJsonObject(value))
     throw new ValidationError(`${field} must be an object {type, data}`, field);
   const { type, data } = value;
@@ -101,12 +107,20 @@ export function parseCommand(value: unknown, field = 'payload'): Command {
     );
   }
   const body = data ?? {};
-  assertJson(body, `${field}.data`);
-  assertPayloadSize(body, `${field}.data`);
+  assertJson(body, `${field}.data`, limits);
+  assertPayloadSize(body, `${field}.data`, limits.commandBytes);
   return { type, data: body };
 }
 
-export function parseEvent(value: unknown, field = 'event'): Event {
+/**
+ * An event `{ type, data }`: a valid type and plain JSON data within the
+ * depth and string limits (sizes are the caller's: a commit's total).
+ */
+export function parseEvent(
+  value: unknown,
+  field = 'event',
+  limits: DataLimits = DEFAULT_DATA_LIMITS,
+): Event {
   if (!isJsonObject(value))
     throw new ValidationError(`${field} must be an object {type, data}`, field);
   const { type, data } = value;
@@ -117,8 +131,7 @@ export function parseEvent(value: unknown, field = 'event'): Event {
     );
   }
   const body = data ?? {};
-  assertJson(body, `${field}.data`);
-  assertPayloadSize(body, `${field}.data`);
+  assertJson(body, `${field}.data`, limits);
   return { type, data: body };
 }
 
@@ -141,9 +154,13 @@ function optionalString(value: unknown, field: string): string | undefined {
 
 /**
  * Validates an untrusted command envelope (decoded JSON or protobuf). Every
- * field is checked; the first problem is reported with its field name.
+ * field is checked, the payload against `limits`; the first problem is
+ * reported with its field name.
  */
-export function parseCommandEnvelope(value: unknown): CommandEnvelope {
+export function parseCommandEnvelope(
+  value: unknown,
+  limits: DataLimits = DEFAULT_DATA_LIMITS,
+): CommandEnvelope {
   if (!isJsonObject(value))
     throw new ValidationError('command envelope must be an object', 'command');
   const expected = value.expected_version;
@@ -155,7 +172,7 @@ export function parseCommandEnvelope(value: unknown): CommandEnvelope {
       value.command_id === undefined ? Uuid.new() : Uuid.parse(value.command_id, 'command_id'),
     aggregate_type: AggType.parse(value.aggregate_type),
     aggregate_id: AggId.parse(value.aggregate_id),
-    payload: parseCommand(value.payload),
+    payload: parseCommand(value.payload, 'payload', limits),
     metadata: parseMetadata(value.metadata, 'metadata'),
     ...(expected === undefined || expected === null
       ? {}
@@ -170,18 +187,25 @@ export function commandEnvelope(
   key: StreamKey,
   command: Command,
   ctx: CommandContext = {},
+  limits: DataLimits = DEFAULT_DATA_LIMITS,
 ): CommandEnvelope {
-  return parseCommandEnvelope({
-    tenant_id: key.tenant,
-    command_id: ctx.commandId,
-    aggregate_type: key.type,
-    aggregate_id: key.id,
-    payload: command,
-    metadata: { ...ctx.metadata, ...(ctx.actorId === undefined ? {} : { actor_id: ctx.actorId }) },
-    expected_version: ctx.expectedVersion,
-    correlation_id: ctx.correlationId,
-    traceparent: ctx.traceparent,
-  });
+  return parseCommandEnvelope(
+    {
+      tenant_id: key.tenant,
+      command_id: ctx.commandId,
+      aggregate_type: key.type,
+      aggregate_id: key.id,
+      payload: command,
+      metadata: {
+        ...ctx.metadata,
+        ...(ctx.actorId === undefined ? {} : { actor_id: ctx.actorId }),
+      },
+      expected_version: ctx.expectedVersion,
+      correlation_id: ctx.correlationId,
+      traceparent: ctx.traceparent,
+    },
+    limits,
+  );
 }
 
 export function streamKeyOf(envelope: {

@@ -9,12 +9,21 @@ export {
 } from './ids.js';
 export {
   assertJson,
+  jsonProblem,
+  jsonBytes,
   parseJson,
   assertPayloadSize,
   isJsonObject,
   MAX_PAYLOAD_BYTES,
 } from './json.js';
-export type { JsonValue, JsonObject, JsonPrimitive } from './json.js';
+export type { JsonValue, JsonObject, JsonPrimitive, JsonProblem } from './json.js';
+export {
+  DEFAULT_DATA_LIMITS,
+  DATA_LIMIT_KEYS,
+  DATA_LIMIT_CEILINGS,
+  resolveDataLimits,
+} from './limits.js';
+export type { DataLimits } from './limits.js';
 export {
   parseCommand,
   parseEvent,

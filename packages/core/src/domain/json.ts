@@ -1,40 +1,111 @@
 import { ValidationError } from '../errors/index.js';
+import type { DataLimits } from './limits.js';
+import { DEFAULT_DATA_LIMITS } from './limits.js';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
 /** Largest payload accepted in one command or event, in bytes of JSON. */
-export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+export const MAX_PAYLOAD_BYTES = DEFAULT_DATA_LIMITS.commandBytes;
+
+/** Why a value is not acceptable JSON: where (`path` below the value) and what. */
+export interface JsonProblem {
+  /** `''` for the value itself, else like `.items[3].name`. */
+  readonly path: string;
+  readonly message: string;
+  /** The limit it exceeds, when it is one (else it is not JSON at all). */
+  readonly limit?: 'jsonDepth' | 'stringChars';
+}
+
+interface Visit {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly parent: Visit | undefined;
+  readonly key: string | number;
+}
 
 /**
- * Checks that a value is plain JSON (what survives a round trip unchanged):
- * no undefined, functions, non-finite numbers, class instances or cycles.
+ * What makes `value` not plain JSON (what survives a round trip unchanged:
+ * no undefined, functions, non-finite numbers, class instances, `toJSON`),
+ * or nested deeper than `limits.jsonDepth` (a cycle is infinitely deep), or
+ * holding a string longer than `limits.stringChars`. Iterative, so a value
+ * nested 100,000 levels deep gets an answer, not a stack overflow.
  */
-export function assertJson(value: unknown, field: string): asserts value is JsonValue {
-  const seen = new Set<object>();
-  const visit = (v: unknown, path: string): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+export function jsonProblem(
+  value: unknown,
+  limits: Pick<DataLimits, 'jsonDepth' | 'stringChars'> = DEFAULT_DATA_LIMITS,
+): JsonProblem | undefined {
+  const pending: Visit[] = [{ value, depth: 0, parent: undefined, key: '' }];
+  for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
+    const v = visit.value;
+    if (v === null || typeof v === 'boolean') continue;
+    const problem = (message: string, limit?: JsonProblem['limit']): JsonProblem => ({
+      path: pathOf(visit),
+      message,
+      ...(limit === undefined ? {} : { limit }),
+    });
+    if (typeof v === 'string') {
+      if (v.length > limits.stringChars)
+        return problem(
+          `is a string of ${v.length} characters, over the limit of ${limits.stringChars}`,
+          'stringChars',
+        );
+      continue;
+    }
     if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new ValidationError(`${path} is not a finite number`, field);
-      return;
+      if (!Number.isFinite(v)) return problem(`is not a finite number (${v})`);
+      continue;
     }
-    if (typeof v !== 'object')
-      throw new ValidationError(`${path} is not JSON (${typeof v})`, field);
-    if (seen.has(v)) throw new ValidationError(`${path} is a cycle`, field);
-    seen.add(v);
+    if (typeof v !== 'object') return problem(`is not JSON (${typeof v})`);
+    if (visit.depth >= limits.jsonDepth)
+      return problem(
+        `nests deeper than the limit of ${limits.jsonDepth} levels (or is circular)`,
+        'jsonDepth',
+      );
+    if (Object.hasOwn(v, 'toJSON')) return problem('has a toJSON property: not plain JSON');
+    const depth = visit.depth + 1;
     if (Array.isArray(v)) {
-      v.forEach((item, i) => visit(item, `${path}[${i}]`));
-    } else {
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) {
-        throw new ValidationError(`${path} is not a plain object`, field);
-      }
-      for (const [k, item] of Object.entries(v)) visit(item, `${path}.${k}`);
+      for (let i = v.length - 1; i >= 0; i--)
+        pending.push({ value: v[i] as unknown, depth, parent: visit, key: i });
+      continue;
     }
-    seen.delete(v);
-  };
-  visit(value, field);
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) return problem('is not a plain object');
+    for (const [key, item] of Object.entries(v)) {
+      if (key.length > limits.stringChars)
+        return problem(
+          `has a key of ${key.length} characters, over the limit of ${limits.stringChars}`,
+          'stringChars',
+        );
+      pending.push({ value: item, depth, parent: visit, key });
+    }
+  }
+  return undefined;
+}
+
+function pathOf(visit: Visit): string {
+  let path = '';
+  for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) {
+    path = (typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`) + path;
+  }
+  return path.length <= 200 ? path : `${path.slice(0, 100)}…${path.slice(-60)}`;
+}
+
+/** Checks that a client's value is plain JSON within the limits (see {@link jsonProblem}). */
+export function assertJson(
+  value: unknown,
+  field: string,
+  limits: Pick<DataLimits, 'jsonDepth' | 'stringChars'> = DEFAULT_DATA_LIMITS,
+): asserts value is JsonValue {
+  const problem = jsonProblem(value, limits);
+  if (problem !== undefined)
+    throw new ValidationError(`${field}${problem.path} ${problem.message}`, field);
+}
+
+/** Bytes of `value` as JSON text (call after {@link jsonProblem}: its depth is bounded). */
+export function jsonBytes(value: JsonValue): number {
+  return Buffer.byteLength(JSON.stringify(value));
 }
 
 /** Parses JSON text, turning a syntax error into a ValidationError. */
@@ -48,13 +119,14 @@ export function parseJson(text: string, field: string): JsonValue {
   }
 }
 
-export function assertPayloadSize(value: JsonValue, field: string): void {
-  const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > MAX_PAYLOAD_BYTES) {
-    throw new ValidationError(
-      `${field} is ${bytes} bytes, over the limit of ${MAX_PAYLOAD_BYTES}`,
-      field,
-    );
+export function assertPayloadSize(
+  value: JsonValue,
+  field: string,
+  maxBytes: number = MAX_PAYLOAD_BYTES,
+): void {
+  const bytes = jsonBytes(value);
+  if (bytes > maxBytes) {
+    throw new ValidationError(`${field} is ${bytes} bytes, over the limit of ${maxBytes}`, field);
   }
 }
 

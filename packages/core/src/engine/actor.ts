@@ -1,13 +1,16 @@
 import type {
   CommandEnvelope,
+  DataLimits,
   Event,
   EventEnvelope,
   JsonValue,
   StreamKey,
 } from '../domain/index.js';
-import { parseEvent, StreamKey as Key, traceIdOf, Uuid } from '../domain/index.js';
+import { jsonBytes, parseEvent, StreamKey as Key, traceIdOf, Uuid } from '../domain/index.js';
 import {
   ApplyError,
+  DomainError,
+  ProgramLimitError,
   RehydrationError,
   ValidationError,
   VersionConflictError,
@@ -18,6 +21,8 @@ import type { AnyDecider } from './decider.js';
 import type { Logger } from './logger.js';
 
 export interface ActorSettings {
+  /** What a decider's events are held to before anything is appended. */
+  readonly limits: DataLimits;
   readonly snapshotEvery: number;
   readonly maxRetries: number;
   readonly retryBackoffMs: number;
@@ -127,14 +132,24 @@ export class AggregateActor {
       if (command.expected_version !== undefined && command.expected_version !== this.version) {
         throw new VersionConflictError(command.expected_version, this.version);
       }
-      const events = normalise(
+      const events = decidedEvents(
         (await this.decider.decide(this.state, command.payload)) as Event | readonly Event[],
+        this.settings.limits,
       );
       if (events.length === 0)
         return { events: [], version: this.version, position: 0, duplicate: false };
+      // Evolved before the append: a state the limits refuse (too big, too deep)
+      // fails the command with nothing written, instead of poisoning the aggregate.
+      const next = await this.evolveAll(this.state, events).catch((error: unknown) => {
+        // The decided events cannot be applied: the command is refused, like a faulty decide.
+        if (!(error instanceof ApplyError)) throw error;
+        throw new DomainError(`the decided events cannot be applied: ${error.message}`, {
+          cause: error,
+        });
+      });
       const commit = this.commitOf(command, events);
       try {
-        return await this.write(commit);
+        return await this.write(commit, next);
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt >= maxRetries) throw error;
         this.settings.logger.debug(
@@ -206,7 +221,11 @@ export class AggregateActor {
     };
   }
 
-  private async write(commit: Commit): Promise<CommandResult> {
+  /** `commit`, and the state after it when already evolved (else it is folded here). */
+  private async write(
+    commit: Commit,
+    evolved?: { readonly state: unknown },
+  ): Promise<CommandResult> {
     const { commit: stored, duplicate } = await this.backend.eventLog.append(commit, this.position);
     if (duplicate) {
       // Another writer committed this command id first (JetStream dedup): report its commit.
@@ -220,7 +239,8 @@ export class AggregateActor {
     }
     this.observe('appended', stored);
     try {
-      await this.fold(stored);
+      if (evolved === undefined) await this.fold(stored);
+      else this.advance(stored, evolved.state);
     } catch (error) {
       this.observe('failed', stored);
       this.loaded = false; // state no longer matches the log: reload on next use
@@ -263,10 +283,18 @@ export class AggregateActor {
   }
 
   private async fold(commit: StoredCommit): Promise<void> {
-    let state = this.state;
-    for (const event of commit.events) {
-      state = await this.decider.evolve(state, { type: event.event_type, data: event.payload });
-    }
+    const events = commit.events.map((event) => ({ type: event.event_type, data: event.payload }));
+    this.advance(commit, (await this.evolveAll(this.state, events)).state);
+  }
+
+  private async evolveAll(state: unknown, events: readonly Event[]): Promise<{ state: unknown }> {
+    let next = state;
+    for (const event of events) next = await this.decider.evolve(next, event);
+    return { state: next };
+  }
+
+  /** The actor is now at `commit`, with `state`. */
+  private advance(commit: StoredCommit, state: unknown): void {
     this.state = state;
     this.version = commit.version;
     this.position = commit.position;
@@ -303,7 +331,10 @@ export class AggregateActor {
     try {
       await this.catchUp();
     } catch (error) {
-      throw new RehydrationError(`cannot rehydrate ${Key.toString(this.key)}`, { cause: error });
+      const why = error instanceof Error ? `: ${error.message}` : '';
+      throw new RehydrationError(`cannot rehydrate ${Key.toString(this.key)}${why}`, {
+        cause: error,
+      });
     }
     this.loaded = true;
     this.settings.onRehydrated?.(this.key, (performance.now() - started) / 1000);
@@ -357,9 +388,30 @@ export class AggregateActor {
   }
 }
 
-function normalise(decided: Event | readonly Event[]): Event[] {
+/**
+ * A decider's events, checked against the limits before anything is
+ * appended: each plain JSON within the depth and string limits, at most
+ * `eventsPerCommand` of them, at most `commitBytes` of JSON together.
+ */
+function decidedEvents(decided: Event | readonly Event[], limits: DataLimits): Event[] {
   const list = Array.isArray(decided) ? (decided as readonly Event[]) : [decided as Event];
-  return list.map((event, i) => parseEvent(event, `decided event ${i}`));
+  if (list.length > limits.eventsPerCommand) {
+    throw new ProgramLimitError(
+      `decide returned ${list.length} events, over the limit of ${limits.eventsPerCommand} per command`,
+    );
+  }
+  let bytes = 0;
+  const events = list.map((event, i) => {
+    const parsed = parseEvent(event, `decided event ${i}`, limits);
+    bytes += parsed.type.length + jsonBytes(parsed.data);
+    return parsed;
+  });
+  if (bytes > limits.commitBytes) {
+    throw new ProgramLimitError(
+      `decide returned ${bytes} bytes of events, over the limit of ${limits.commitBytes} per commit`,
+    );
+  }
+  return events;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
-import type { Command, CommandContext, StreamKey } from '../domain/index.js';
+import type { Command, CommandContext, DataLimits, StreamKey } from '../domain/index.js';
 import {
   AggregateId,
+  DEFAULT_DATA_LIMITS,
   AggregateType,
   commandEnvelope,
   parseCommandEnvelope,
@@ -32,6 +33,12 @@ import type {
 
 /** Engine settings; every one has a default. */
 export interface AggregateStoreOptions {
+  /**
+   * What commands and decided events are held to (JSON depth, sizes, events
+   * per command). Give program deciders' runtime the same limits.
+   * @default DEFAULT_DATA_LIMITS
+   */
+  readonly limits: DataLimits;
   /** An actor idle this long is passivated (its state reloads on next use). @default 300_000 ms */
   readonly idleTimeoutMs: number;
   /** Most live actors held in memory. @default 10_000 */
@@ -52,6 +59,7 @@ export interface AggregateStoreOptions {
 }
 
 export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
+  limits: DEFAULT_DATA_LIMITS,
   idleTimeoutMs: 300_000,
   maxLiveActors: 10_000,
   snapshotEvery: 100,
@@ -202,7 +210,7 @@ export class AggregateStore {
       key,
       // commandEnvelope validates already: no second parse on this path.
       execute: async (command, ctx) =>
-        this.actorOf(key).execute(commandEnvelope(key, command, ctx)),
+        this.actorOf(key).execute(commandEnvelope(key, command, ctx, this.options.limits)),
       state: async () => (await this.actorOf(key).snapshot()).state as StateOf<D>,
       snapshot: () => this.actorOf(key).snapshot() as Promise<AggregateSnapshot<StateOf<D>>>,
       isAlive: () => this.registry.isAlive(key),
@@ -211,7 +219,7 @@ export class AggregateStore {
 
   /** Runs a command envelope, validating it first when it comes from outside. */
   async submit(envelope: unknown): Promise<CommandResult> {
-    const command = parseCommandEnvelope(envelope);
+    const command = parseCommandEnvelope(envelope, this.options.limits);
     return this.actorOf(streamKeyOf(command)).execute(command);
   }
 
@@ -286,13 +294,36 @@ export class AggregateStore {
     await Promise.all(actors.map((actor) => actor.flush()));
   }
 
+  /**
+   * Closes whatever failed before: every step runs (snapshots of live
+   * actors, actors, the query engine, the backend and its lock); a failed
+   * snapshot is only logged (the commits are durable), and the first failure
+   * of a later step is thrown once all have run.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.flush();
-    this.registry.close();
-    this.queries?.close();
-    await this.backend.close();
+    const flushed = await Promise.allSettled(
+      [...this.registry.all()].map((actor) => actor.flush()),
+    );
+    for (const result of flushed) {
+      if (result.status === 'rejected') {
+        const reason: unknown = result.reason;
+        this.options.logger.warn({ err: reason }, 'snapshot at close failed');
+      }
+    }
+    const failures: unknown[] = [];
+    const step = async (run: () => unknown): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
+    await step(() => this.registry.close());
+    await step(() => this.queries?.close());
+    await step(() => this.backend.close());
+    if (failures.length > 0) throw failures[0];
   }
 
   private actorOf(key: StreamKey): AggregateActor {

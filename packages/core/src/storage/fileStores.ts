@@ -108,8 +108,11 @@ export async function openFileBackend(baseDir: string): Promise<StorageBackend> 
     checkpoints: new FileCheckpointStore(baseDir),
     deadLetters: new FileDeadLetterStore(baseDir),
     async close() {
-      await eventLog.close();
-      await lock.release();
+      try {
+        await eventLog.close();
+      } finally {
+        await lock.release(); // a failed close must not leave the directory locked
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { SettingsOf } from '@tenantfold/core';
-import { loadSettings, parseSetting } from '@tenantfold/core';
+import { dataLimitSetting, loadSettings, parseSetting } from '@tenantfold/core';
 import { DEFAULT_PLACEMENT_BUCKET } from '@tenantfold/nats';
 
 const BUCKET = /^[A-Za-z0-9_-]{1,64}$/;
@@ -153,6 +153,9 @@ export const ROUTER_SETTINGS = {
     default: 15_000,
     doc: 'gap between heartbeat comments on server-sent event streams (ms)',
   },
+  limitJsonDepth: dataLimitSetting('ROUTER', 'jsonDepth'),
+  limitStringChars: dataLimitSetting('ROUTER', 'stringChars'),
+  limitCommandBytes: dataLimitSetting('ROUTER', 'commandBytes'),
   logLevel: {
     key: 'logLevel',
     env: 'ROUTER_LOG_LEVEL',

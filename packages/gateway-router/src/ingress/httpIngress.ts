@@ -43,8 +43,8 @@ export function route(method: string, pattern: string, handler: HttpHandler): Ht
   return { method, pattern, handler };
 }
 
-/** Largest request body: the biggest command payload plus room for the envelope. */
-const MAX_BODY_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
+/** Room for the envelope around a command's data in a request body. */
+export const ENVELOPE_BYTES = 64 * 1024;
 
 interface CompiledRoute extends HttpRoute {
   readonly segments: readonly string[];
@@ -59,6 +59,8 @@ export class HttpIngress {
     private readonly listen: { readonly host: string; readonly port: number },
     routes: readonly HttpRoute[],
     private readonly logger: Logger,
+    /** Largest request body: the biggest command data plus room for the envelope. */
+    private readonly maxBodyBytes = MAX_PAYLOAD_BYTES + ENVELOPE_BYTES,
   ) {
     this.#routes = routes.map((r) => ({ ...r, segments: r.pattern.split('/').slice(1) }));
   }
@@ -107,7 +109,7 @@ export class HttpIngress {
           correlationId: header(req, 'x-correlation-id'),
           traceparent: header(req, 'traceparent'),
         },
-        body: () => readJsonBody(req),
+        body: () => readJsonBody(req, this.maxBodyBytes),
       });
       if (reply !== undefined) sendJson(res, reply.status ?? 200, reply.body, reply.headers);
       return;
@@ -152,13 +154,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+async function readJsonBody(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      throw new ValidationError(`request body over ${MAX_BODY_BYTES} bytes`, 'body');
+    if (size > maxBodyBytes) {
+      throw new ValidationError(`request body over ${maxBodyBytes} bytes`, 'body');
     }
     chunks.push(chunk as Buffer);
   }
@@ -173,8 +175,18 @@ function sendJson(
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  res.writeHead(status, { ...headers, 'content-type': 'application/json' });
+  // The rest of an unread body would stall the next request on this socket: close it instead.
+  const close = bodyUnread(res.req) ? { connection: 'close' } : {};
+  res.writeHead(status, { ...headers, ...close, 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+/** A body was announced (RFC 9112 §6.3) but not read to its end: refused early or over the cap. */
+function bodyUnread(req: IncomingMessage): boolean {
+  const announced =
+    req.headers['transfer-encoding'] !== undefined ||
+    Number(req.headers['content-length'] ?? 0) > 0;
+  return announced && !req.readableEnded;
 }
 
 function sendError(res: ServerResponse, error: unknown, logger: Logger): void {

@@ -1,5 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { Logger, TenantId } from '@tenantfold/core';
+import type { DataLimits, Logger, TenantId } from '@tenantfold/core';
 import {
   isJsonObject,
   isTenantfoldError,
@@ -58,6 +58,8 @@ export interface RouterServiceOptions {
   readonly forwarder: Forwarder;
   readonly subscriptions: SubscriptionHub;
   readonly allowDefaultTenant: boolean;
+  /** What a command is held to before it is forwarded (the node checks it again). @default DEFAULT_DATA_LIMITS */
+  readonly limits?: DataLimits;
   readonly logger: Logger;
   readonly onAnswered?: (route: string, outcome: RequestOutcome) => void;
 }
@@ -81,7 +83,7 @@ export class RouterService {
     route: string,
   ): Promise<Routed<SubmitCommandResponse>> {
     return this.#answer(route, call, body, async (tenant, metadata) => {
-      const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant });
+      const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant }, this.options.limits);
       const message = {
         tenant_id: tenant,
         command_id: envelope.command_id,

@@ -1,4 +1,11 @@
-import type { AggregateType, Command, Decider, Event, JsonValue } from '@tenantfold/core';
+import type {
+  AggregateType,
+  Command,
+  DataLimits,
+  Decider,
+  Event,
+  JsonValue,
+} from '@tenantfold/core';
 import {
   AggregateType as AggType,
   ApplyError,
@@ -80,6 +87,8 @@ export class ProgramDecider implements Decider<JsonValue, Command, Event> {
   readonly type: AggregateType;
   /** The limits every call of this type runs under. */
   readonly limits: ProgramLimits;
+  /** What its results are held to (the runtime's). */
+  private readonly dataLimits: DataLimits;
   readonly snapshotEvery?: number;
   readonly maxRetries?: number;
   private readonly decideSource: ProgramSource;
@@ -97,6 +106,7 @@ export class ProgramDecider implements Decider<JsonValue, Command, Event> {
     this.decideProgram = loaded.decideProgram;
     this.applyProgram = loaded.applyProgram;
     this.initialJson = loaded.initialJson;
+    this.dataLimits = loaded.options.runtime.dataLimits;
     const { snapshotEvery, maxRetries } = loaded.options;
     if (snapshotEvery !== undefined) this.snapshotEvery = snapshotEvery;
     if (maxRetries !== undefined) this.maxRetries = maxRetries;
@@ -159,6 +169,12 @@ export class ProgramDecider implements Decider<JsonValue, Command, Event> {
       case 'returned': {
         const decided = JSON.parse(outcome.json) as unknown;
         const list: unknown[] = Array.isArray(decided) ? decided : [decided];
+        const most = this.dataLimits.eventsPerCommand;
+        if (list.length > most) {
+          throw new ProgramLimitError(
+            `${this.type}: ${file}: decide returned ${list.length} events, over the limit of ${most} per command`,
+          );
+        }
         try {
           return list.map((event, i) => parseEvent(event, `event ${i}`));
         } catch (error) {
@@ -176,7 +192,15 @@ export class ProgramDecider implements Decider<JsonValue, Command, Event> {
       state,
       event as unknown as JsonValue,
     ]);
-    if (outcome.kind === 'returned') return JSON.parse(outcome.json) as JsonValue;
+    if (outcome.kind === 'returned') {
+      const bytes = Buffer.byteLength(outcome.json);
+      if (bytes > this.dataLimits.stateBytes) {
+        throw new ProgramLimitError(
+          `${this.type}: ${this.applySource.filename}: evolve returned a state of ${bytes} bytes, over the limit of ${this.dataLimits.stateBytes}`,
+        );
+      }
+      return JSON.parse(outcome.json) as JsonValue;
+    }
     throw new ApplyError(
       `${this.type}: ${this.applySource.filename}: evolve failed on ${event.type}: ${describe(outcome)}`,
     );

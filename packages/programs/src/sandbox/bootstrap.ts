@@ -38,11 +38,19 @@
  * - `E` + JSON `{name, message}`: the program threw an `Error` (or a
  *   subclass it defined, or a string): a rejection;
  * - `F` + JSON `{name, message}`: a fault: a built-in error such as
- *   TypeError or ReferenceError, a forbidden API, or a result that is not JSON.
+ *   TypeError or ReferenceError, a forbidden API, or a result that is not JSON;
+ * - `L` + JSON `{name, message}`: a result over a data limit (nested too
+ *   deep, a string or the whole too long): the program's output is refused.
+ *
+ * `install(factory, limits)` takes those limits (`{ jsonDepth, stringChars,
+ * resultChars }`). Results are written as JSON by the bootstrap itself, not
+ * `JSON.stringify`, reading each property once: a `toJSON`, an accessor or a
+ * proxy cannot make the text differ from the value that was checked.
  */
 export const OUTCOME_RETURNED = 'R';
 export const OUTCOME_REJECTED = 'E';
 export const OUTCOME_FAULT = 'F';
+export const OUTCOME_LIMIT = 'L';
 
 /** Names a program may define; the wrapper hands these (when defined) to the bootstrap. */
 export const PROGRAM_FUNCTIONS = ['decide', 'evolve', 'initialState', 'project', 'react'] as const;
@@ -64,6 +72,7 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
   const NativeDate = Date;
   const NativeString = String;
   const ObjectPrototype = Object.prototype;
+  const ArrayPrototype = Array.prototype;
   const PromisePrototype = Promise.prototype;
   const FAULTS = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
 
@@ -160,36 +169,101 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
     }
   }
 
-  const jsonProblem = (value, path, parents) => {
-    if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-    if (typeof value === 'number') {
-      return isFiniteNumber(value) ? undefined : path + ' is not a finite number (' + value + ')';
-    }
-    if (typeof value !== 'object') return path + ' is ' + (typeof value) + ', not JSON';
-    if (parents.has(value)) return path + ' is circular';
+  // What a value holds, read once: [keys (null for an array), values], or why it is not plain data.
+  const entriesOf = (value) => {
     if (isArray(value)) {
-      parents.add(value);
-      for (let i = 0; i < value.length; i++) {
-        const problem = jsonProblem(value[i], path + '[' + i + ']', parents);
-        if (problem !== undefined) return problem;
+      if (getPrototypeOf(value) !== ArrayPrototype) return 'is not a plain array';
+      const length = value.length;
+      if (ownKeys(value).length !== length + 1) return 'is an array with holes or extra properties';
+      const values = [];
+      for (let i = 0; i < length; i++) {
+        const desc = getOwnPropertyDescriptor(value, i);
+        if (desc === undefined || !('value' in desc)) return 'is an array with a hole or accessor at ' + i;
+        values.push(desc.value);
       }
-      parents.delete(value);
-      return undefined;
+      return [null, values];
     }
     const proto = getPrototypeOf(value);
-    if (proto === PromisePrototype) {
-      return path + ' is a Promise: programs must be synchronous';
+    if (proto === PromisePrototype) return 'is a Promise: programs must be synchronous';
+    if (proto !== ObjectPrototype && proto !== null) return 'is not a plain object or array';
+    const names = [];
+    const values = [];
+    for (const key of ownKeys(value)) {
+      if (typeof key !== 'string') continue; // symbols are not JSON
+      if (key === 'toJSON') return 'has a toJSON property: not plain data';
+      const desc = getOwnPropertyDescriptor(value, key);
+      if (desc === undefined || !desc.enumerable) continue;
+      if (!('value' in desc)) return 'has an accessor property ' + stringify(key);
+      names.push(key);
+      values.push(desc.value);
     }
-    if (proto !== ObjectPrototype && proto !== null) {
-      return path + ' is not a plain object or array';
+    return [names, values];
+  };
+
+  // Writes a result as JSON text itself, reading every property once, so the
+  // host gets exactly what was checked: plain data (no toJSON, accessors,
+  // NaN, or a proxy's second answer), at most maxDepth levels deep and
+  // maxChars long. Iterative: no depth can exhaust the stack.
+  // Returns [text], or ['F' or 'L' (a limit), path, message].
+  const encode = (root) => {
+    let out = '';
+    const frames = []; // open containers: { value, names (null: array), values, next }
+    const open = new NativeSet(); // their values: one met again is a cycle
+    const pathHere = () => {
+      let path = '';
+      for (const f of frames) path += f.names === null ? '[' + (f.next - 1) + ']' : '.' + f.names[f.next - 1];
+      return path.length <= 200 ? path : path.slice(0, 100) + '…' + path.slice(-60);
+    };
+    let value = root;
+    for (;;) {
+      if (value === null) out += 'null';
+      else if (value === true) out += 'true';
+      else if (value === false) out += 'false';
+      else if (typeof value === 'string') {
+        if (value.length > limits.stringChars) {
+          return ['L', pathHere(), 'is a string of ' + value.length + ' characters, over the limit of ' + limits.stringChars];
+        }
+        out += stringify(value);
+      } else if (typeof value === 'number') {
+        if (!isFiniteNumber(value)) return ['F', pathHere(), 'is not a finite number (' + value + ')'];
+        out += stringify(value);
+      } else if (typeof value === 'object') {
+        if (open.has(value)) return ['F', pathHere(), 'is circular'];
+        if (frames.length >= limits.jsonDepth) {
+          return ['L', pathHere(), 'nests deeper than the limit of ' + limits.jsonDepth + ' levels'];
+        }
+        const entries = entriesOf(value);
+        if (typeof entries === 'string') return ['F', pathHere(), entries];
+        for (const name of entries[0] ?? []) {
+          if (name.length > limits.stringChars) {
+            return ['L', pathHere(), 'has a key of ' + name.length + ' characters, over the limit of ' + limits.stringChars];
+          }
+        }
+        frames.push({ value, names: entries[0], values: entries[1], next: 0 });
+        open.add(value);
+        out += entries[0] === null ? '[' : '{';
+      } else {
+        return ['F', pathHere(), 'is ' + (typeof value) + ', not JSON'];
+      }
+      if (out.length > limits.resultChars) {
+        return ['L', '', 'is over the limit of ' + limits.resultChars + ' characters of JSON'];
+      }
+      let more = false;
+      while (frames.length > 0) {
+        const top = frames[frames.length - 1];
+        if (top.next < top.values.length) {
+          if (top.next > 0) out += ',';
+          if (top.names !== null) out += stringify(top.names[top.next]) + ':';
+          value = top.values[top.next++];
+          more = true;
+          break;
+        }
+        out += top.names === null ? ']' : '}';
+        open.delete(top.value);
+        frames.pop();
+      }
+      if (!more) return [out];
     }
-    parents.add(value);
-    for (const key of keys(value)) {
-      const problem = jsonProblem(value[key], path + '.' + key, parents);
-      if (problem !== undefined) return problem;
-    }
-    parents.delete(value);
-    return undefined;
   };
 
   const report = (kind, name, message) =>
@@ -208,26 +282,36 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
     }
   };
 
-  // One call of fn on a fresh scope; returns [result] or a report string.
+  // One call of fn on a fresh scope; returns [JSON text of the result] or a report string.
   const once = (factory, name, args) => {
     const fn = factory()[name];
     if (typeof fn !== 'function') return report('F', 'TypeError', name + ' is not defined');
-    const result = apply(fn, undefined, args);
-    const problem = jsonProblem(result, 'result', new NativeSet());
-    if (problem !== undefined) return report('F', 'TypeError', name + '() returned a value that is not JSON: ' + problem);
-    return [result];
+    const encoded = encode(apply(fn, undefined, args));
+    if (encoded.length === 1) return encoded;
+    const [kind, path, message] = encoded;
+    return kind === 'L'
+      ? report('L', 'RangeError', name + '() returned a value over a limit: result' + path + ' ' + message)
+      : report('F', 'TypeError', name + '() returned a value that is not JSON: result' + path + ' ' + message);
   };
 
   const outcomeOf = (factory, name, args) => {
     try {
       const step = once(factory, name, args);
-      return typeof step === 'string' ? step : 'R' + stringify(step[0]);
+      return typeof step === 'string' ? step : 'R' + step[0];
     } catch (error) {
       return describeThrow(error);
     }
   };
 
-  const install = (factory) => (name, argsJson, mode) => {
+  // What every result is held to (see encode): set once, by install.
+  let limits;
+
+  const install = (factory, resultLimits) => {
+    limits = freeze({ ...resultLimits });
+    return call(factory);
+  };
+
+  const call = (factory) => (name, argsJson, mode) => {
     try {
       if (mode === 'calls') {
         // args = [[name0, args0], ...]: independent calls, one outcome line each.
@@ -246,13 +330,16 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
       const args = parse(argsJson);
       if (mode === 'fold') {
         // args = [state, items]: state = fn(state, item) for each item, each on a fresh scope.
+        // Each step's result is checked (and written) before the next step sees it.
         let state = args[0];
+        let text = stringify(state);
         for (const item of args[1]) {
           const step = once(factory, name, [state, item]);
           if (typeof step === 'string') return step;
-          state = step[0];
+          text = step[0];
+          state = parse(text);
         }
-        return 'R' + stringify(state);
+        return 'R' + text;
       }
       if (mode === 'each') {
         // args = [args0, args1, ...]: one call per entry, each on a fresh scope.
@@ -262,7 +349,7 @@ export const BOOTSTRAP_SOURCE = String.raw`'use strict';
           if (typeof step === 'string') return step;
           results.push(step[0]);
         }
-        return 'R' + stringify(results);
+        return 'R[' + results.join(',') + ']';
       }
       return outcomeOf(factory, name, args);
     } catch (error) {

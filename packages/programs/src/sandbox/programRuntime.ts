@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { UnavailableError, ValidationError } from '@tenantfold/core';
+import type { DataLimits } from '@tenantfold/core';
+import { DEFAULT_DATA_LIMITS, UnavailableError, ValidationError } from '@tenantfold/core';
 import type { ProgramLimits } from './limits.js';
 import { DEFAULT_PROGRAM_LIMITS, resolveLimits } from './limits.js';
 import type { Program, ProgramSource } from './program.js';
-import type { SandboxCounters } from './sandboxedProgram.js';
+import type { ResultLimits, SandboxCounters } from './sandboxedProgram.js';
 import { SandboxedProgram } from './sandboxedProgram.js';
 
 export interface ProgramRuntimeOptions {
@@ -22,6 +23,13 @@ export interface ProgramRuntimeOptions {
    * @default DEFAULT_ISOLATES_PER_PROGRAM (2)
    */
   readonly isolates?: number;
+  /**
+   * Limits on what programs return: nesting (`jsonDepth`) and string length
+   * are enforced inside the isolate, on every result; sizes are checked
+   * exactly by the callers (events per command, bytes per commit, state).
+   * @default DEFAULT_DATA_LIMITS
+   */
+  readonly dataLimits?: DataLimits;
 }
 
 /** Isolates per program unless `ProgramRuntimeOptions.isolates` says otherwise. */
@@ -36,11 +44,17 @@ export interface ProgramRuntimeStats {
   /**
    * Program compilations: one per isolate started, so the first load of a
    * source, each further isolate of its pool, and each restart after a
-   * memory blow-up.
+   * memory blow-up or a recycle.
    */
   readonly compiles: number;
   /** Isolates recreated after a call exhausted the memory limit. */
   readonly restarts: number;
+  /**
+   * Isolates disposed because a crossing left them holding more than half
+   * their memory limit (a program keeping memory past its calls, or one
+   * call's garbage not yet collected); each is started again when next needed.
+   */
+  readonly recycles: number;
 }
 
 /** sha256 of a program's source, hex: the key programs are cached by. */
@@ -61,8 +75,11 @@ export class ProgramRuntime {
   readonly limits: ProgramLimits;
   /** Most isolates each program runs on at once. */
   readonly isolates: number;
+  /** What program results are held to (see `ProgramRuntimeOptions.dataLimits`). */
+  readonly dataLimits: DataLimits;
+  private readonly resultLimits: ResultLimits;
   private readonly programs = new Map<string, Promise<SandboxedProgram>>();
-  private readonly counters: SandboxCounters = { compiles: 0, restarts: 0 };
+  private readonly counters: SandboxCounters = { compiles: 0, restarts: 0, recycles: 0 };
   private disposed = false;
 
   constructor(options: ProgramRuntimeOptions = {}) {
@@ -75,6 +92,11 @@ export class ProgramRuntime {
       );
     }
     this.isolates = isolates;
+    this.dataLimits = options.dataLimits ?? DEFAULT_DATA_LIMITS;
+    const { jsonDepth, stringChars, commitBytes, stateBytes, commandBytes } = this.dataLimits;
+    // A coarse guard (characters, with room for the JSON around events); callers check bytes.
+    const resultChars = 2 * Math.max(commitBytes, stateBytes, commandBytes);
+    this.resultLimits = Object.freeze({ jsonDepth, stringChars, resultChars });
   }
 
   private static sharedRuntime: ProgramRuntime | undefined;
@@ -94,6 +116,7 @@ export class ProgramRuntime {
       programs: this.programs.size,
       compiles: this.counters.compiles,
       restarts: this.counters.restarts,
+      recycles: this.counters.recycles,
     };
   }
 
@@ -114,7 +137,7 @@ export class ProgramRuntime {
     const cached = this.programs.get(key);
     if (cached !== undefined) return cached;
     const started = SandboxedProgram.start(
-      { source, hash, memoryMb, cpuMs, isolates: this.isolates },
+      { source, hash, memoryMb, cpuMs, isolates: this.isolates, resultLimits: this.resultLimits },
       this.counters,
     );
     this.programs.set(key, started);

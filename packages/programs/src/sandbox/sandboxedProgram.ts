@@ -6,6 +6,7 @@ import {
   BOOTSTRAP_FILENAME,
   BOOTSTRAP_SOURCE,
   OUTCOME_FAULT,
+  OUTCOME_LIMIT,
   OUTCOME_REJECTED,
   OUTCOME_RETURNED,
   PROGRAM_FUNCTIONS,
@@ -20,17 +21,28 @@ import type { BatchMode, CallOptions, CallOutcome, Program, ProgramSource } from
  */
 type CallFn = (name: string | null, argsJson: string, mode?: CrossingMode) => string;
 type CrossingMode = BatchMode | 'calls';
-type InstallFn = (factory: unknown) => CallFn;
+type InstallFn = (factory: unknown, limits: unknown) => CallFn;
+
+/** What the bootstrap holds every result to (see `install` in the bootstrap). */
+export interface ResultLimits {
+  readonly jsonDepth: number;
+  readonly stringChars: number;
+  /** Longest result, in characters of JSON: a guard; exact byte limits are the host's. */
+  readonly resultChars: number;
+}
 
 interface Live {
   readonly isolate: ivm.Isolate;
   readonly call: ivm.Reference<CallFn>;
+  /** Whether program code has run on it (a fresh isolate holds nothing a call left). */
+  used: boolean;
 }
 
 /** Counters shared with the runtime. */
 export interface SandboxCounters {
   compiles: number;
   restarts: number;
+  recycles: number;
 }
 
 export interface SandboxedProgramSpec {
@@ -41,6 +53,7 @@ export interface SandboxedProgramSpec {
   readonly cpuMs: number;
   /** Most isolates the program may run on at once (at least 1). */
   readonly isolates: number;
+  readonly resultLimits: ResultLimits;
 }
 
 /** A call waiting for an isolate. */
@@ -78,6 +91,21 @@ const MAX_MESSAGE_CHARS = 2_000;
 const MAX_CALLS_PER_CROSSING = 64;
 
 /**
+ * Share of its memory limit an isolate may hold after a crossing. Calls
+ * should leave nothing behind, but a program can keep memory past a call
+ * despite the frozen globals (private fields stamped onto a built-in), and
+ * the next call, maybe another tenant's, would run out of memory for it. An
+ * isolate holding more than this after a crossing is replaced before its
+ * next one, so every call has at least this share of the limit to itself.
+ * What is held includes the garbage of the last call not yet collected: a
+ * call that alone allocates more than this share also gets its isolate
+ * replaced, which costs a restart, not a failure.
+ */
+const RETAINED_HEAP_SHARE = 0.5;
+
+const BYTES_PER_MB = 1024 * 1024;
+
+/**
  * One program on a small pool of isolates (up to `spec.isolates`, started
  * lazily: a new isolate is started only when every existing one is busy).
  * Calls beyond the pool wait, first come first served, for a free isolate,
@@ -91,9 +119,14 @@ const MAX_CALLS_PER_CROSSING = 64;
  * error it would have got alone and the others their results (calls are
  * deterministic and leave nothing behind, so running one again is safe).
  * Each isolate runs one crossing at a time, so a call alone that exhausts
- * the memory limit is the only one in flight on its isolate: it alone fails,
- * and only that isolate is disposed and restarted, on the next crossing
- * given to it.
+ * the memory limit is the only one in flight on its isolate: only that
+ * isolate is disposed and restarted, on the next crossing given to it. The
+ * call alone is charged with the failure only if it also exhausts a fresh
+ * isolate: one that had served other crossings may have been holding memory
+ * they left behind, so the call first runs once more on a fresh one.
+ * After every crossing, an isolate holding more than
+ * {@link RETAINED_HEAP_SHARE} of the limit is disposed (and restarted the
+ * same way), so what one call keeps is not charged to the next.
  */
 export class SandboxedProgram implements Program {
   private readonly slots: Slot[] = [];
@@ -293,9 +326,18 @@ export class SandboxedProgram implements Program {
     cpuMs: number,
     mode: BatchMode | undefined,
   ): Promise<CallOutcome> {
+    const label = fn ?? 'top-level code';
     const live = await this.ensureLive(slot);
-    const raw = await this.apply(slot, live, fn, argsJson, cpuMs, mode, fn ?? 'top-level code');
-    return typeof raw === 'string' ? decode(raw) : raw;
+    const used = live.used;
+    try {
+      return outcomeOf(await this.apply(slot, live, fn, argsJson, cpuMs, mode, label));
+    } catch (error) {
+      // Out of memory (`blown`) where earlier crossings may have left memory
+      // behind: it is this call's fault only if a fresh isolate runs out too.
+      if (!used || !slot.blown) throw error;
+    }
+    const fresh = await this.ensureLive(slot);
+    return outcomeOf(await this.apply(slot, fresh, fn, argsJson, cpuMs, mode, label));
   }
 
   /**
@@ -311,6 +353,7 @@ export class SandboxedProgram implements Program {
     mode: CrossingMode | undefined,
     label: string,
   ): Promise<string | CallOutcome> {
+    live.used = true;
     try {
       return await live.call.apply(undefined, [fn, argsJson, mode], { timeout: cpuMs });
     } catch (error) {
@@ -332,7 +375,22 @@ export class SandboxedProgram implements Program {
       // is the program's fault.
       const { name, message } = error instanceof Error ? error : new Error(String(error));
       return { kind: 'failed', name, message: clip(message) };
+    } finally {
+      this.checkHeap(slot, live);
     }
+  }
+
+  /** Disposes `live` if it holds more than calls may leave behind (see {@link RETAINED_HEAP_SHARE}). */
+  private checkHeap(slot: Slot, live: Live): void {
+    if (this.disposed || live.isolate.isDisposed) return;
+    // The sync read takes the idle isolate's lock for microseconds; the async
+    // one would cost another trip through the isolate's task queue.
+    const heap = live.isolate.getHeapStatisticsSync();
+    const held = heap.used_heap_size + heap.externally_allocated_size;
+    if (held <= RETAINED_HEAP_SHARE * this.spec.memoryMb * BYTES_PER_MB) return;
+    live.isolate.dispose();
+    slot.live = undefined; // restarted by the next call given this slot
+    this.counters.recycles++;
   }
 
   private async ensureLive(slot: Slot): Promise<Live> {
@@ -376,12 +434,13 @@ async function startIsolate(
       timeout: spec.cpuMs,
       release: true,
     })) as ivm.Reference<unknown>;
-    const call = await install.apply(undefined, [factory.derefInto({ release: true })], {
+    const limits = new ivm.ExternalCopy(spec.resultLimits).copyInto({ release: true });
+    const call = await install.apply(undefined, [factory.derefInto({ release: true }), limits], {
       result: { reference: true },
       timeout: BOOTSTRAP_TIMEOUT_MS,
     });
     install.release();
-    return { isolate, call };
+    return { isolate, call, used: false };
   } catch (error) {
     if (!isolate.isDisposed) isolate.dispose();
     throw error;
@@ -409,6 +468,11 @@ function shareable(call: Pending): boolean {
   return call.fn !== null && call.mode === undefined && !call.alone;
 }
 
+/** A reply of the bootstrap decoded, or the outcome `apply` already made of a failure. */
+function outcomeOf(raw: string | CallOutcome): CallOutcome {
+  return typeof raw === 'string' ? decode(raw) : raw;
+}
+
 function decode(raw: string): CallOutcome {
   const body = raw.slice(1);
   switch (raw[0]) {
@@ -421,6 +485,10 @@ function decode(raw: string): CallOutcome {
     case OUTCOME_FAULT: {
       const { name, message } = JSON.parse(body) as { name: string; message: string };
       return { kind: 'failed', name, message: clip(message) };
+    }
+    case OUTCOME_LIMIT: {
+      const { message } = JSON.parse(body) as { message: string };
+      throw new ProgramLimitError(clip(message));
     }
     default:
       throw new Error(`unexpected sandbox reply ${JSON.stringify(raw.slice(0, 40))}`);

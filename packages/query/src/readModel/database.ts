@@ -19,6 +19,15 @@ const SCHEMA = `
     tenant   TEXT    PRIMARY KEY,
     position INTEGER NOT NULL
   ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS quarantine (
+    tenant   TEXT    NOT NULL,
+    type     TEXT    NOT NULL,
+    id       TEXT    NOT NULL,
+    position INTEGER NOT NULL,
+    reason   TEXT    NOT NULL,
+    at       TEXT    NOT NULL,
+    PRIMARY KEY (tenant, type, id)
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -12,3 +12,4 @@ export type {
 export type { OpenReport, OpenStatus } from './database.js';
 export type { IndexChanges } from './indexes.js';
 export { parseIndexPath } from './indexes.js';
+export type { QuarantinedRow } from './quarantine.js';

@@ -24,6 +24,8 @@ import { parseIndexPath, syncIndexes } from './indexes.js';
 import { Lru } from './lru.js';
 import { afterCursor, effectiveKeys, orderBySql } from './pagePlan.js';
 import { PositionWaiters } from './positionWaiters.js';
+import type { QuarantinedRow } from './quarantine.js';
+import { isRowFault, Quarantine } from './quarantine.js';
 import { TenantPositions } from './tenantPositions.js';
 import type {
   AppliedChange,
@@ -98,6 +100,7 @@ export class ReadModel {
   readonly #filters = new Lru<string, Filter>(256);
   readonly #sorts = new Lru<string, readonly SortKey[]>(64);
   readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
+  readonly #quarantine: Quarantine;
   #closed = false;
   #appliedSinceAnalyze = 0;
 
@@ -114,6 +117,7 @@ export class ReadModel {
     this.#db = db;
     this.opened = report;
     syncIndexes(db, indexes);
+    this.#quarantine = new Quarantine(db);
     for (const row of db.prepare('SELECT tenant, position FROM checkpoints').all() as {
       tenant: string;
       position: number;
@@ -200,7 +204,15 @@ export class ReadModel {
       highest.set(tenant, Math.max(highest.get(tenant) ?? 0, position));
       const raw = select.get(tenant, type, id) as RawRow | undefined;
       if (raw !== undefined && raw.version >= version) continue;
-      upsert.run(tenant, type, id, version, JSON.stringify(state), updated_at, position);
+      try {
+        upsert.run(tenant, type, id, version, JSON.stringify(state), updated_at, position);
+      } catch (error) {
+        // One row that cannot be stored must not stop the others (nor a node's start).
+        if (!isRowFault(error)) throw error;
+        this.#quarantine.add({ tenant, type, id, position, reason: (error as Error).message });
+        continue;
+      }
+      this.#quarantine.cleared(change);
       const after: StateRow = { id, version, updated_at, position, state };
       applied.push({ tenant, type, after, ...(raw === undefined ? {} : { before: toRow(raw) }) });
     }
@@ -211,6 +223,50 @@ export class ReadModel {
       checkpoint.run(tenant, this.#positions.visible(tenant));
     }
     return applied;
+  }
+
+  /**
+   * Sets an aggregate aside whose state cannot be held (it failed to fold, or
+   * to store): its row is removed, the entry listed by `quarantined`, and the
+   * tenant's position moves past `row.position` as if it had applied. A later
+   * state of the aggregate that applies clears it.
+   */
+  quarantine(row: Omit<QuarantinedRow, 'at'>): QuarantinedRow {
+    this.#assertOpen();
+    const entry = this.#db.transaction(() => {
+      const added = this.#quarantine.add(row);
+      if (row.position > 0) {
+        this.#positions.advance(row.tenant, row.position);
+        this.#statement(
+          `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
+           ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`,
+        ).run(row.tenant, this.#positions.visible(row.tenant));
+      }
+      return added;
+    })();
+    this.#waiters.reached(row.tenant, this.#positions.visible(row.tenant));
+    return entry;
+  }
+
+  /** Aggregates set aside (of one tenant, or all), oldest key order. */
+  quarantined(tenant?: string): QuarantinedRow[] {
+    this.#assertOpen();
+    return this.#quarantine.list(tenant);
+  }
+
+  /** How many aggregates are set aside. */
+  get quarantinedCount(): number {
+    return this.#quarantine.size;
+  }
+
+  /**
+   * Clears the tenant's quarantine (every tenant's when absent) and returns
+   * what it held: the caller applies those aggregates' states again (after a
+   * fixed program is loaded), which quarantines any that still fail.
+   */
+  release(tenant?: string): QuarantinedRow[] {
+    this.#assertOpen();
+    return this.#db.transaction(() => this.#quarantine.release(tenant))();
   }
 
   /**
@@ -385,6 +441,7 @@ export class ReadModel {
     this.#assertOpen();
     const tenantId = TenantId.parse(tenant);
     const deleted = this.#db.transaction(() => {
+      this.#quarantine.release(tenantId);
       this.#db.prepare('DELETE FROM checkpoints WHERE tenant = ?').run(tenantId);
       return this.#db.prepare('DELETE FROM aggregates WHERE tenant = ?').run(tenantId).changes;
     })();
@@ -419,6 +476,7 @@ export class ReadModel {
       const params = tenant === undefined ? [] : [tenant];
       this.#db.prepare(`DELETE FROM aggregates${scope}`).run(...params);
       this.#db.prepare(`DELETE FROM checkpoints${scope}`).run(...params);
+      this.#quarantine.release(tenant); // what still fails is set aside again
     })();
     this.#positions.forget(tenant);
     let batch: StateChange[] = [];

@@ -1,5 +1,5 @@
 export { sqliteQueryEngine, STORE_READ_MODEL_FILE } from './sqliteQueryEngine.js';
 export type { SqliteQueryEngineOptions } from './sqliteQueryEngine.js';
-export { latestStates } from './latestStates.js';
-export type { StateSource } from './latestStates.js';
+export { latestStates, quarantineIn } from './latestStates.js';
+export type { StateSource, UnfoldableState } from './latestStates.js';
 export { initialSet } from './initialSet.js';

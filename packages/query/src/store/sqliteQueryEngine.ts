@@ -16,7 +16,7 @@ import { parseFilter } from '../language/index.js';
 import { LiveSet } from '../live/index.js';
 import { ReadModel } from '../readModel/index.js';
 import { initialSet } from './initialSet.js';
-import { latestStates } from './latestStates.js';
+import { latestStates, quarantineIn } from './latestStates.js';
 
 /** The read model's file in a store directory. */
 export const STORE_READ_MODEL_FILE = 'read-model.sqlite';
@@ -60,6 +60,7 @@ export function sqliteQueryEngine(options: SqliteQueryEngineOptions = {}): Query
 
 async function bringUpToDate(model: ReadModel, context: QueryEngineContext): Promise<void> {
   const { opened } = model;
+  const unfoldable = quarantineIn(model, context.logger);
   if (opened.needsRebuild) {
     if (opened.status === 'recovered') {
       context.logger.warn(
@@ -67,10 +68,10 @@ async function bringUpToDate(model: ReadModel, context: QueryEngineContext): Pro
         'read model unusable: rebuilding from the event log',
       );
     }
-    await model.rebuild(latestStates(context, context.eventLog.streams()));
+    await model.rebuild(latestStates(context, context.eventLog.streams(), unfoldable));
     return;
   }
-  model.apply(await collect(latestStates(context, staleStreams(model, context))));
+  model.apply(await collect(latestStates(context, staleStreams(model, context), unfoldable)));
 }
 
 /** Streams with commits after their row (the last ones before a crash). */
