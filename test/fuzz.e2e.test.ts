@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { http } from './support/clients.js';
 import { TestCluster } from './support/cluster.js';
 import { HOSTILE_MANIFEST } from './support/hostile.js';
-import { commandBody, recipe, recipeCommand } from './support/recipes.js';
+import { BOUNDED, commandBody, recipe, recipeCommand } from './support/recipes.js';
 
 let cluster: TestCluster;
 
@@ -56,7 +56,7 @@ describe('fuzz through the router', () => {
       fc.asyncProperty(commandBody, async (body) => {
         expectClear(await post('attacker', body));
       }),
-      { numRuns: 200 },
+      { numRuns: 200, ...BOUNDED },
     );
     await victimServed();
   });
@@ -73,7 +73,7 @@ describe('fuzz through the router', () => {
         expectClear(answer);
         await victimServed();
       }),
-      { numRuns: 150 },
+      { numRuns: 150, ...BOUNDED },
     );
   });
 

@@ -11,7 +11,7 @@ import { ProgramRuntime } from '@tenantfold/programs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileDeciders, openHostileStore } from './support/hostile.js';
-import { commandBody, recipe, recipeCommand } from './support/recipes.js';
+import { BOUNDED, commandBody, recipe, recipeCommand } from './support/recipes.js';
 
 let runtime: ProgramRuntime;
 let decider: (type: string) => ProgramDecider;
@@ -39,7 +39,7 @@ describe('fuzz: command bodies', () => {
           expect(isTenantfoldError(error) && error.code, String(error)).toBe('VALIDATION');
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 300, ...BOUNDED },
     );
   });
 });
@@ -72,7 +72,7 @@ describe('fuzz: program outputs', () => {
         await victim().execute({ type: 'Deposit', data: { amount: 1 } });
         deposits++;
       }),
-      { numRuns: 150 },
+      { numRuns: 150, ...BOUNDED },
     );
     await store.close();
     store = await openStore();

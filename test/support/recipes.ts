@@ -5,6 +5,12 @@ import fc from 'fast-check';
 
 const keys = fc.string({ maxLength: 8 });
 
+/**
+ * Run options every fuzz property adds: a failure (and its shrinking, which
+ * replays big inputs) ends within a minute and fails, instead of eating CI's time.
+ */
+export const BOUNDED = { interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true } as const;
+
 /** A recipe: plain JSON, or an `op` the program turns into something JSON cannot hold. */
 export const recipe: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   node: fc.oneof(

@@ -6,6 +6,8 @@ import {
   jsonProblem,
   loadSettings,
   dataLimitSetting,
+  parseCommandEnvelope,
+  preview,
   resolveDataLimits,
   ValidationError,
 } from '../src/index.js';
@@ -50,6 +52,22 @@ describe('jsonProblem', () => {
     expect(jsonProblem({ abc: 'abc' }, limits)).toBeUndefined();
     expect(jsonProblem({ abcd: 1 }, limits)?.limit).toBe('stringChars');
     expect(jsonProblem(['abcd'], limits)).toMatchObject({ limit: 'stringChars', path: '[0]' });
+  });
+});
+
+describe('error messages quoting client values', () => {
+  it('refuses any field nested 100,000 levels deep with VALIDATION, not a stack overflow (found by the fuzz suite)', () => {
+    const deep: unknown = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    const base = { tenant_id: 't', aggregate_type: 'account', aggregate_id: 'a' };
+    for (const body of [
+      { ...base, aggregate_type: deep, payload: { type: 'X' } },
+      { ...base, command_id: deep, payload: { type: 'X' } },
+      { ...base, expected_version: deep, payload: { type: 'X' } },
+      { ...base, payload: { type: deep } },
+    ]) {
+      expect(() => parseCommandEnvelope(body)).toThrow(/an array/);
+    }
+    expect(preview('x'.repeat(500))).toBe(`"${'x'.repeat(120)}"…`);
   });
 });
 

@@ -9,7 +9,7 @@ import {
 } from './ids.js';
 import type { JsonValue } from './json.js';
 import { random16 } from './randomBytes.js';
-import { assertJson, assertPayloadSize, isJsonObject } from './json.js';
+import { assertJson, assertPayloadSize, isJsonObject, preview } from './json.js';
 import type { DataLimits } from './limits.js';
 import { DEFAULT_DATA_LIMITS } from './limits.js';
 
@@ -101,10 +101,7 @@ export function parseCommand(
     throw new ValidationError(`${field} must be an object {type, data}`, field);
   const { type, data } = value;
   if (typeof type !== 'string' || !EVENT_TYPE.test(type)) {
-    throw new ValidationError(
-      `${field}.type ${JSON.stringify(type)} is not a valid command type`,
-      field,
-    );
+    throw new ValidationError(`${field}.type ${preview(type)} is not a valid command type`, field);
   }
   const body = data ?? {};
   assertJson(body, `${field}.data`, limits);
@@ -125,10 +122,7 @@ export function parseEvent(
     throw new ValidationError(`${field} must be an object {type, data}`, field);
   const { type, data } = value;
   if (typeof type !== 'string' || !EVENT_TYPE.test(type)) {
-    throw new ValidationError(
-      `${field}.type ${JSON.stringify(type)} is not a valid event type`,
-      field,
-    );
+    throw new ValidationError(`${field}.type ${preview(type)} is not a valid event type`, field);
   }
   const body = data ?? {};
   assertJson(body, `${field}.data`, limits);

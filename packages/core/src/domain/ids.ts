@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors/index.js';
 import { newUuidV7 } from './randomBytes.js';
+import { preview } from './json.js';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -29,7 +30,7 @@ function checked<T extends string>(
   rule: string,
 ): T {
   if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new ValidationError(`invalid ${field} ${JSON.stringify(value)}: ${rule}`, field);
+    throw new ValidationError(`invalid ${field} ${preview(value)}: ${rule}`, field);
   }
   return value as T;
 }
@@ -72,7 +73,7 @@ export const Version = {
   parse(value: unknown, field = 'version'): Version {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw new ValidationError(
-        `invalid ${field} ${JSON.stringify(value)}: expected an integer >= 0`,
+        `invalid ${field} ${preview(value)}: expected an integer >= 0`,
         field,
       );
     }
@@ -112,7 +113,7 @@ export const StreamKey = {
   fromString(text: string): StreamKey {
     const [tenant, type, id, ...rest] = text.split('.');
     if (tenant === undefined || type === undefined || id === undefined || rest.length > 0) {
-      throw new ValidationError(`invalid stream key ${JSON.stringify(text)}`, 'stream');
+      throw new ValidationError(`invalid stream key ${preview(text)}`, 'stream');
     }
     return StreamKey.of(tenant === DEFAULT_TENANT_TOKEN ? '' : tenant, type, id);
   },

@@ -11,6 +11,7 @@ export {
   assertJson,
   jsonProblem,
   jsonBytes,
+  preview,
   parseJson,
   assertPayloadSize,
   isJsonObject,

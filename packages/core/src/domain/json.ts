@@ -103,6 +103,28 @@ export function assertJson(
     throw new ValidationError(`${field}${problem.path} ${problem.message}`, field);
 }
 
+/** Longest preview of a value in an error message, in characters. */
+const PREVIEW_CHARS = 120;
+
+/**
+ * A value as an error message may quote it: JSON when it is shallow and
+ * plain, cut short; else what it is. Never throws (a client's value nested
+ * 100,000 levels deep would overflow `JSON.stringify`).
+ */
+export function preview(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string' && value.length > PREVIEW_CHARS)
+    return `${JSON.stringify(value.slice(0, PREVIEW_CHARS))}…`;
+  if (jsonProblem(value, { jsonDepth: 4, stringChars: PREVIEW_CHARS }) !== undefined)
+    return Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object'
+        ? 'an object'
+        : typeof value;
+  const text = JSON.stringify(value);
+  return text.length <= PREVIEW_CHARS ? text : `${text.slice(0, PREVIEW_CHARS)}…`;
+}
+
 /** Bytes of `value` as JSON text (call after {@link jsonProblem}: its depth is bounded). */
 export function jsonBytes(value: JsonValue): number {
   return Buffer.byteLength(JSON.stringify(value));
