@@ -2,8 +2,9 @@
 //
 //   npm run bench:node
 //
-// Starts its own nats-server (file storage, temp dir) and one `AggregateNode` with
-// the bank-account manifest (examples/bank-account/aggregates.yaml), then, in the
+// Starts its own nats-server (file storage, temp dir) and one `tenantfold-node`
+// process (as deployed, logging at info to /dev/null) with the bank-account
+// manifest (examples/bank-account/aggregates.yaml), then, in the
 // same run and interleaved round by round, measures at concurrency 1, 32 and 256:
 //   raw   acknowledged JetStream publishes: 150-byte payload, Nats-Msg-Id and
 //         expected last subject sequence, one subject per worker (as bench/store.ts);
@@ -13,19 +14,23 @@
 //         opened beforehand.
 // Then the rehydration time of one aggregate of 10,000 events, without snapshots
 // and with a snapshot every 1,000 events: `state()` on a fresh store and backend.
-// Prints a table of medians over the rounds, one JSON line per case, and the
-// node/raw ratio. Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000),
+// Prints a table of medians over the rounds, one JSON line per case, the
+// node/raw ratio, and the CPU each process spends per command (node,
+// nats-server; for raw appends nats-server and the client), read from /proc:
+// `{"case":"cpu_per_command","process":…,"concurrency":…,"us":…}`.
+// BENCH_CPU_PROF=<dir> writes a --cpu-prof profile of the node there
+// (`npm run bench:profile -- <file>` prints where the time goes). Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000),
 // BENCH_REHYDRATION_RUNS (5), BENCH_MANIFEST (another manifest with an `account`
 // aggregate, e.g. without the example's projection and process manager).
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
-import { AggregateStore, silentLogger } from '@tenantfold/core';
+import { AggregateStore } from '@tenantfold/core';
 import { openJetStreamBackend } from '@tenantfold/nats';
-import { isolatedNames, startNatsServer } from '@tenantfold/testkit';
+import { freePort, startNatsServer } from '@tenantfold/testkit';
 import { AGGREGATES } from './accounts.js';
 import type { ClientReply, ClientRequest } from './grpcClientWorker.js';
 import type { Round } from './lib.js';
+import { CpuMeter, cpuMsOf, startService } from './process.js';
 import {
   CONCURRENCY,
   openRawStream,
@@ -144,23 +149,32 @@ function grpcClientThread(port: number) {
 
 async function main(): Promise<void> {
   const server = await startNatsServer();
-  const node = await AggregateNode.start(
-    loadNodeConfig({
+  const [grpcPort, adminPort] = [await freePort(), await freePort()];
+  const node = await startService({
+    name: 'node',
+    main: 'aggregate-node/src/main.ts',
+    readyPort: adminPort,
+    env: {
       AGGREGATE_NODE_ID: 'bench-node',
       AGGREGATE_NATS_URL: server.url,
       AGGREGATE_MANIFEST: MANIFEST,
-      AGGREGATE_GRPC_LISTEN: '127.0.0.1:0',
-      AGGREGATE_ADMIN_LISTEN: '127.0.0.1:0',
+      AGGREGATE_GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
+      AGGREGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       AGGREGATE_ADMIN_TOKEN: 'bench-secret',
       // Every account stays live: the measured window is warm actors.
       AGGREGATE_MAX_LIVE_ACTORS: String(2 * AGGREGATES),
-    }),
-    {
-      logger: silentLogger,
-      ...isolatedNames(),
     },
-  );
-  const grpc = grpcClientThread(node.grpcPort);
+  });
+  const grpc = grpcClientThread(grpcPort);
+  const bench = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1_000;
+  };
+  const cpu = new CpuMeter({
+    node: () => node.cpuMs(),
+    nats: () => cpuMsOf(server.pid!),
+    client: bench,
+  });
   const { nc, js } = await openRawStream(server.url);
   try {
     console.log(
@@ -186,8 +200,22 @@ async function main(): Promise<void> {
     // Interleaved, so that drift (page cache, GC, the streams growing) hits both alike.
     for (let r = 1; r <= ROUNDS; r++) {
       for (const c of CONCURRENCY) {
-        record('raw', c, await rawCase(js, r, c));
-        record('node', c, await grpc.deposit(c, r * 997));
+        record(
+          'raw',
+          c,
+          await cpu.charge(
+            (p) => `raw_${p}/${c}`,
+            () => rawCase(js, r, c),
+          ),
+        );
+        record(
+          'node',
+          c,
+          await cpu.charge(
+            (p) => `${p}/${c}`,
+            () => grpc.deposit(c, r * 997),
+          ),
+        );
       }
       process.stdout.write(`round ${r}/${ROUNDS} done\n`);
     }
@@ -207,9 +235,27 @@ async function main(): Promise<void> {
         `rehydration of one aggregate of ${r.events} events, ${r.snapshot_every === 0 ? 'no snapshots' : `snapshot every ${r.snapshot_every}`}: median ${r.median_ms} ms (min ${r.min_ms}, max ${r.max_ms}, ${r.runs} runs)`,
       );
     }
+    const perOp = cpu.perOp();
+    const cpuLines = CONCURRENCY.flatMap((c) => [
+      ...['node', 'nats'].map((p) => ({ process: p, concurrency: c, us: perOp.get(`${p}/${c}`)! })),
+      { process: 'raw_nats', concurrency: c, us: perOp.get(`raw_nats/${c}`)! },
+      {
+        process: 'raw_append_box',
+        concurrency: c,
+        us: perOp.get(`raw_nats/${c}`)! + perOp.get(`raw_client/${c}`)!,
+      },
+    ]);
+    console.log('CPU per command (µs, all threads of each process, from /proc):');
+    for (const c of CONCURRENCY) {
+      const at = (p: string) => cpuLines.find((l) => l.process === p && l.concurrency === c)!.us;
+      console.log(
+        `  ${String(c).padStart(3)} in flight: node ${at('node')}, nats-server ${at('nats')}; raw append: nats-server ${at('raw_nats')}, whole box ${at('raw_append_box')}`,
+      );
+    }
     console.log('');
     for (const s of summaries) console.log(JSON.stringify(s));
     for (const r of rehydration) console.log(JSON.stringify(r));
+    for (const line of cpuLines) console.log(JSON.stringify({ case: 'cpu_per_command', ...line }));
     for (const c of CONCURRENCY) {
       const raw = summaries.find((s) => s.case === 'raw' && s.concurrency === c)!;
       const nodeSummary = summaries.find((s) => s.case === 'node' && s.concurrency === c)!;

@@ -14,18 +14,15 @@
 // disjoint accounts). Then the route lookup cost per call: `resolveOwner` on a
 // placement of 3 nodes (ring and pinned tenants) and the router's memoised lookup
 // (`PlacementCache.ownerOf`). Prints a table of medians over the
-// rounds, the router process's CPU time per forwarded call, one JSON line per case and
+// rounds, the CPU the router process and nats-server spend per call (from /proc; lines
+// `{"case":"cpu_per_command","process":"router_grpc"|"router_http"|"nats","us":N}`), one JSON line per case and
 // the router/node ratio per concurrency.
 // Environment: BENCH_ROUNDS (default 3), BENCH_ROUND_MS (2000).
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { silentLogger, TenantId } from '@tenantfold/core';
 import { PlacementCache } from '@tenantfold/gateway-router';
 import type { NodeRecord } from '@tenantfold/nats';
 import { createPlacement, resolveOwner } from '@tenantfold/nats';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
-import { http } from '../test/support/clients.js';
 import { TestCluster } from '../test/support/cluster.js';
 import {
   accountId,
@@ -37,10 +34,9 @@ import {
 } from './accounts.js';
 import type { Round } from './lib.js';
 import { CONCURRENCY, openRawStream, rawCase, ROUND_MS, ROUNDS, summarise, table } from './lib.js';
+import { CpuMeter, cpuMsOf, startService } from './process.js';
 
 const LOOKUPS = 1_000_000;
-/** `/proc/<pid>/stat` counts CPU time in clock ticks (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS_PER_S = 100;
 
 /** ns per owner lookup for ring-resolved and pinned tenants (1,000 pins, 3 nodes). */
 function lookupCost() {
@@ -84,48 +80,22 @@ function lookupCost() {
   };
 }
 
-/** `tenantfold-router` as a child process over the cluster's placement; resolves once ready. */
+/** `tenantfold-router` as its own process over the cluster's placement; resolves once ready. */
 async function startRouterProcess(cluster: TestCluster, natsUrl: string) {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const main = fileURLToPath(new URL('../packages/gateway-router/src/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main], {
+  const router = await startService({
+    name: 'router',
+    main: 'gateway-router/src/main.ts',
+    readyPort: httpPort,
     env: {
-      ...process.env,
       ROUTER_NATS_URL: natsUrl,
       ROUTER_PLACEMENT_BUCKET: cluster.names.placementBucket,
       ROUTER_GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
       ROUTER_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
       ROUTER_LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`tenantfold-router exited with ${code}`))),
-  );
-  const ready = (async () => {
-    for (;;) {
-      const answer = await http(httpPort, 'GET', '/ready').catch(() => undefined);
-      if (answer?.status === 200) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  await Promise.race([ready, exited]);
-  exited.catch(() => undefined);
-  return {
-    grpcPort,
-    httpPort,
-    /** CPU time (user + system) the router process has used, in ms; Linux /proc. */
-    cpuMs: () => {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * (1_000 / CLOCK_TICKS_PER_S);
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return { ...router, grpcPort, httpPort };
 }
 
 async function main(): Promise<void> {
@@ -161,11 +131,11 @@ async function main(): Promise<void> {
       }
     }
 
-    // CPU the router process spends per forwarded call (load-independent, unlike ops/s).
-    const routerCpu: Record<string, { ms: number; calls: number }> = {
-      router: { ms: 0, calls: 0 },
-      http: { ms: 0, calls: 0 },
-    };
+    // CPU the router process and nats-server spend per call (load-independent, unlike ops/s).
+    const cpu = new CpuMeter({
+      router: () => routerProcess.cpuMs(),
+      nats: () => cpuMsOf(server.pid!),
+    });
     const results = new Map<string, Round[]>();
     const record = (kind: string, c: number, r: Round) => {
       results.set(`${kind}/${c}`, [...(results.get(`${kind}/${c}`) ?? []), r]);
@@ -175,14 +145,14 @@ async function main(): Promise<void> {
       for (const c of CONCURRENCY) {
         record('raw', c, await rawCase(js, r, c));
         for (const [kind, submit] of Object.entries(cases)) {
-          const cpu = routerProcess.cpuMs();
-          const measured = await depositCase(submit, c, r * 997);
-          record(kind, c, measured);
-          const spent = routerCpu[kind];
-          if (spent !== undefined) {
-            spent.ms += routerProcess.cpuMs() - cpu;
-            spent.calls += measured.ops;
-          }
+          record(
+            kind,
+            c,
+            await cpu.charge(
+              (p) => `${p}/${kind}`,
+              () => depositCase(submit, c, r * 997),
+            ),
+          );
         }
       }
       process.stdout.write(`round ${r}/${ROUNDS} done\n`);
@@ -198,19 +168,19 @@ async function main(): Promise<void> {
     console.log(
       `route lookup per call (3 nodes, 1,000 pins): resolveOwner ${lookup.resolve_owner_ns_ring} ns (ring) / ${lookup.resolve_owner_ns_pinned} ns (pinned); router's memoised lookup ${lookup.router_ns_ring} / ${lookup.router_ns_pinned} ns`,
     );
-    const cpuPerCall = Object.fromEntries(
-      Object.entries(routerCpu).map(([kind, { ms, calls }]) => [
-        `${kind}_us`,
-        Math.round((ms * 1_000) / calls),
-      ]),
-    );
+    const perOp = cpu.perOp();
+    const cpuLines = [
+      { process: 'router_grpc', us: perOp.get('router/router')! },
+      { process: 'router_http', us: perOp.get('router/http')! },
+      { process: 'nats', us: perOp.get('nats/router')! },
+    ];
     console.log(
-      `router process CPU per call: ${cpuPerCall.router_us} µs (gRPC), ${cpuPerCall.http_us} µs (HTTP)`,
+      `router process CPU per call: ${cpuLines[0]!.us} µs (gRPC), ${cpuLines[1]!.us} µs (HTTP); nats-server per command ${cpuLines[2]!.us} µs`,
     );
     console.log('');
     for (const s of summaries) console.log(JSON.stringify(s));
     console.log(JSON.stringify(lookup));
-    console.log(JSON.stringify({ case: 'router_cpu_per_call', ...cpuPerCall }));
+    for (const line of cpuLines) console.log(JSON.stringify({ case: 'cpu_per_command', ...line }));
     for (const c of CONCURRENCY) {
       const of = (kind: string) => summaries.find((s) => s.case === kind && s.concurrency === c)!;
       console.log(

@@ -213,7 +213,10 @@ export class AggregateNode {
           await states.rebuild(tenant, stateLog());
         },
         catchUp: (tenant) => states.catchUp(tenant, stateLog()),
-        digest: (tenant) => states.model.digest(tenant),
+        digest: (tenant) => {
+          states.flush(); // the commits of this turn belong in the proof
+          return states.model.digest(tenant);
+        },
         drop: (tenant) => {
           states.drop(tenant);
         },

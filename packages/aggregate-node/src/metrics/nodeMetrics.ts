@@ -43,6 +43,14 @@ export class NodeMetrics {
   readonly quarantined: Gauge;
   readonly projectionSkips: Counter<'projection'>;
   readonly breakerOpen: Gauge<'breaker'>;
+  /** Children of the per-command metrics, resolved once per label set (bounded by the labels'). */
+  readonly #children = new Map<
+    string,
+    {
+      readonly count: Counter.Internal;
+      readonly duration: Histogram.Internal<'aggregate_type'>;
+    }
+  >();
 
   constructor(options: {
     tenantLabelCap: number;
@@ -114,5 +122,25 @@ export class NodeMetrics {
       labelNames: ['breaker'],
       registers,
     });
+  }
+
+  /** Counts one command and its duration, in seconds. */
+  command(aggregateType: string, tenant: string, outcome: CommandOutcome, seconds: number): void {
+    const tenantLabel = this.tenants.of(tenant);
+    const key = `${aggregateType}\u0000${tenantLabel}\u0000${outcome}`;
+    let children = this.#children.get(key);
+    if (children === undefined) {
+      children = {
+        count: this.commands.labels({
+          aggregate_type: aggregateType,
+          tenant_id: tenantLabel,
+          outcome,
+        }),
+        duration: this.commandDuration.labels({ aggregate_type: aggregateType }),
+      };
+      this.#children.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
   }
 }

@@ -15,10 +15,12 @@ import type { Manifest } from '@tenantfold/programs';
 import type {
   AppliedChange,
   QuarantinedRow,
+  StateChange,
   StateSource,
   UnfoldableState,
 } from '@tenantfold/query';
 import {
+  changeOf,
   encodeNotification,
   latestStates,
   notificationOf,
@@ -55,6 +57,8 @@ export class StateReadModel {
 
   /** Where an aggregate goes that cannot be folded: the quarantine, never a failed start. */
   readonly #unfoldable: UnfoldableState;
+  /** Commits of this event-loop turn, written together in one transaction (see `observer`). */
+  #pending: StateChange[] = [];
 
   private constructor(
     readonly model: ReadModel,
@@ -87,13 +91,17 @@ export class StateReadModel {
         commitName(commit),
         this.model.announce(commit.stream.tenant, commit.position),
       ),
+    // Written at the end of the turn with the other commits of the turn: one SQLite
+    // transaction for many commits. The announcement holds reads with a later token
+    // until then, and the turn ends before the next request is read.
     committed: (commit, state) => {
       this.#withdrawals.delete(commitName(commit));
-      const applied = this.model.applyCommit(commit, state as JsonValue);
-      if (applied !== undefined) this.publish(applied);
+      this.#pending.push(changeOf(commit, state as JsonValue));
+      if (this.#pending.length === 1) setImmediate(() => this.flush());
     },
     // Committed but not folded (evolve failed): set aside, so the tenant's position goes on.
     failed: (commit) => {
+      this.flush();
       this.#withdrawals.get(commitName(commit))?.();
       this.#withdrawals.delete(commitName(commit));
       const { tenant, type, id } = commit.stream;
@@ -223,12 +231,27 @@ export class StateReadModel {
     return this.options.path;
   }
 
+  /** Writes the commits of this turn now, and announces their changes. */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      for (const applied of this.model.apply(batch)) this.publish(applied);
+    } catch (error) {
+      // Not a row's fault (those are quarantined): the next start catches the rows up.
+      this.options.logger.error({ err: error, commits: batch.length }, 'state rows not written');
+    }
+  }
+
   drop(tenant: TenantId): number {
+    this.flush();
     this.#ready.delete(tenant);
     return this.model.dropTenant(tenant);
   }
 
   close(): void {
+    this.flush();
     for (const withdraw of this.#withdrawals.values()) withdraw();
     this.#withdrawals.clear();
     this.model.close();

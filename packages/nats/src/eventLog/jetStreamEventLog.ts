@@ -21,6 +21,7 @@ import {
   requireServer,
   SubjectReader,
 } from '../jetstream/index.js';
+import { AckedPublisher } from './ackedPublisher.js';
 import { checkCommit, decodeCommit, encodeCommit } from './commitCodec.js';
 import { CommitSubjects } from './subjects.js';
 
@@ -84,6 +85,7 @@ export class JetStreamEventLog implements EventLog {
   private readonly nc: NatsConnection;
   private readonly jsm: JetStreamManager;
   private readonly js: JetStreamClient;
+  private readonly publisher: AckedPublisher;
   private readonly reader: SubjectReader<StoredCommit>;
   /** Reads wildcard filters (many aggregates), where versions bound nothing. */
   private readonly filteredReader: SubjectReader<StoredCommit>;
@@ -91,6 +93,7 @@ export class JetStreamEventLog implements EventLog {
   private constructor(parts: OpenedLog) {
     ({ nc: this.nc, jsm: this.jsm, streamName: this.streamName, server: this.server } = parts);
     this.js = parts.jsm.jetstream();
+    this.publisher = new AckedPublisher(parts.nc, parts.requestTimeoutMs);
     this.subjects = new CommitSubjects(parts.subjectPrefix);
     const common = {
       jsm: this.jsm,
@@ -193,9 +196,9 @@ export class JetStreamEventLog implements EventLog {
     const ack = await natsCall(
       { store: 'stream', operation: `append to ${subject}`, expectedPosition },
       () =>
-        this.js.publish(subject, data, {
+        this.publisher.publish(subject, data, {
           ...(msgID === undefined ? {} : { msgID }),
-          expect: { lastSubjectSequence: expectedPosition },
+          lastSubjectSequence: expectedPosition,
         }),
     );
     if (ack.stream !== this.streamName) {
@@ -261,8 +264,9 @@ export class JetStreamEventLog implements EventLog {
     yield* keys;
   }
 
-  /** Nothing to release: the connection belongs to the caller. */
+  /** Stops taking acks; the connection belongs to the caller. */
   close(): Promise<void> {
+    this.publisher.close();
     return Promise.resolve();
   }
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 /** A nats-server with JetStream on a free loopback port, with its own store dir. */
 export interface NatsServer {
   readonly url: string;
+  /** The server's process id (benchmarks read its CPU time from /proc); absent in a container. */
+  readonly pid?: number;
   readonly port: number;
   readonly storeDir: string;
   stop(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   await Promise.race([ready, spawnError]);
   return {
     url: `nats://127.0.0.1:${port}`,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     port,
     storeDir,
     async stop() {
