@@ -3,7 +3,7 @@
 //   npm run bench:node
 //
 // Starts its own nats-server (file storage, temp dir) and one `tenantfold-node`
-// process (as deployed, logging at info to /dev/null) with the bank-account
+// process (as deployed, logging at info to this output) with the bank-account
 // manifest (examples/bank-account/aggregates.yaml), then, in the
 // same run and interleaved round by round, measures at concurrency 1, 32 and 256:
 //   raw   acknowledged JetStream publishes: 150-byte payload, Nats-Msg-Id and

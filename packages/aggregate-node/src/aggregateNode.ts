@@ -154,7 +154,13 @@ export class AggregateNode {
       logger,
       onRehydrated: (key, seconds) =>
         metrics.rehydrationDuration.observe({ aggregate_type: key.type }, seconds),
-      commitObserver: states.observer,
+      commitObserver: {
+        ...states.observer,
+        appended: (commit) => {
+          states.observer.appended?.(commit);
+          current.engine?.readModels.appended(commit);
+        },
+      },
     };
     const loadEngine = () =>
       NodeEngine.load(config.manifestPath, {

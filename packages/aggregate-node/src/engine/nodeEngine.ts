@@ -72,6 +72,7 @@ export class NodeEngine {
         logger: deps.logger,
         sweepMs: deps.sweepMs,
         maxStateBytes: (limits ?? DEFAULT_DATA_LIMITS).stateBytes,
+        tailsCommits: true, // the node's commit observer hands it every commit (aggregateNode.ts)
         ...(deps.onSkipped === undefined ? {} : { onSkipped: deps.onSkipped }),
       });
       return new NodeEngine(manifest, store, readModels, runtime);

@@ -19,6 +19,7 @@ import {
   ValidationError,
 } from '@tenantfold/core';
 
+import { CommitTails } from './commitTails.js';
 import type { SkippedCommit } from './skippedCommits.js';
 import { checkProjectionState, isCommitFault, skippedOf, withSkipped } from './skippedCommits.js';
 
@@ -42,6 +43,12 @@ export interface ReadModelRunnerOptions {
   readonly sweepMs: number;
   /** Largest projection document, bytes of JSON (it must fit a checkpoint). */
   readonly maxStateBytes: number;
+  /**
+   * Whether `appended` is told of every commit of the tenants this node
+   * owns (the store's commit observer): passes then read those commits from
+   * memory, not back from the log. @default false
+   */
+  readonly tailsCommits?: boolean;
   /** Told of each commit a projection skipped (a metric). */
   readonly onSkipped?: (projection: string) => void;
 }
@@ -119,6 +126,8 @@ export class ReadModelRunner {
   private readonly passes = new Map<TenantId, PassSlot>();
   private readonly pending = new Set<TenantId>();
   private readonly known = new Set<TenantId>();
+  /** Commits appended here, read instead of the log once a pass reached its end. */
+  private readonly tails = new CommitTails();
   private sweeper: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
@@ -148,6 +157,11 @@ export class ReadModelRunner {
     this.sweep();
   }
 
+  /** A commit this node appended (from the store's commit observer, before `notify`). */
+  appended(commit: StoredCommit): void {
+    if (!this.empty && this.options.tailsCommits === true) this.tails.appended(commit);
+  }
+
   /** A commit of `tenant` happened here: catch its read models up soon. */
   notify(tenant: TenantId): void {
     if (this.empty || this.stopped) return;
@@ -174,6 +188,7 @@ export class ReadModelRunner {
   async reload(tenant: TenantId): Promise<void> {
     await this.settled(tenant);
     this.tenants.delete(tenant);
+    this.tails.drop(tenant); // written elsewhere meanwhile: read the log
     await this.catchUp(tenant);
   }
 
@@ -185,6 +200,7 @@ export class ReadModelRunner {
     this.known.delete(tenant);
     await this.saveNow(tenant);
     this.tenants.delete(tenant);
+    this.tails.drop(tenant);
   }
 
   private async settled(tenant: TenantId): Promise<void> {
@@ -279,29 +295,60 @@ export class ReadModelRunner {
       ),
     ];
     if (active.length === 0) return;
-    const readAll = this.options.log.readAll?.bind(this.options.log);
-    if (readAll === undefined) {
-      throw new ValidationError('the event log has no stream-wide read', 'log');
-    }
     const from = Math.min(...active.map((m) => m.cursor.position));
     const types = [...new Set(active.flatMap((m) => m.subscribes))].map((t) =>
       AggregateType.parse(t),
     );
     const stalled = new Set<Model>();
-    let batch: StoredCommit[] = [];
     try {
-      for await (const commit of readAll({ tenant, types }, from)) {
-        batch.push(commit);
-        if (batch.length < BATCH_COMMITS) continue;
-        await this.feed(batch, active, stalled, tenant);
-        batch = [];
-        await this.save(tenant, models, true);
-        if (stalled.size === active.length) return;
+      const tail = this.tails.after(tenant, from);
+      if (tail !== undefined) {
+        const wanted = tail.filter((commit) => types.includes(commit.stream.type));
+        for (let at = 0; at < wanted.length && stalled.size < active.length; at += BATCH_COMMITS) {
+          await this.feed(wanted.slice(at, at + BATCH_COMMITS), active, stalled, tenant);
+        }
+      } else if (
+        (await this.readLog(tenant, from, types, active, stalled, models)) &&
+        this.options.tailsCommits === true
+      ) {
+        this.tails.trust(tenant);
       }
-      if (batch.length > 0) await this.feed(batch, active, stalled, tenant);
+      // By every read model's cursor, a process manager paused by a drain included.
+      const cursors = [...models.projections.values(), ...models.managers.values()];
+      this.tails.trim(tenant, Math.min(...cursors.map((cursor) => cursor.position)));
     } finally {
       await this.save(tenant, models, false);
     }
+  }
+
+  /**
+   * Feeds the tenant's commits after `from` read from the log; true when the
+   * read reached the log's end (the tail begun with it then holds the rest).
+   */
+  private async readLog(
+    tenant: TenantId,
+    from: number,
+    types: readonly AggregateType[],
+    active: readonly Model[],
+    stalled: Set<Model>,
+    models: TenantModels,
+  ): Promise<boolean> {
+    const readAll = this.options.log.readAll?.bind(this.options.log);
+    if (readAll === undefined) {
+      throw new ValidationError('the event log has no stream-wide read', 'log');
+    }
+    this.tails.begin(tenant);
+    let batch: StoredCommit[] = [];
+    for await (const commit of readAll({ tenant, types }, from)) {
+      batch.push(commit);
+      if (batch.length < BATCH_COMMITS) continue;
+      await this.feed(batch, active, stalled, tenant);
+      batch = [];
+      await this.save(tenant, models, true);
+      if (stalled.size === active.length) return false;
+    }
+    if (batch.length > 0) await this.feed(batch, active, stalled, tenant);
+    return true;
   }
 
   /** Hands a batch of commits (in position order) to every read model not stalled. */

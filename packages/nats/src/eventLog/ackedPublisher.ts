@@ -1,6 +1,6 @@
 import type { PubAck } from '@nats-io/jetstream';
 import { JetStreamApiError } from '@nats-io/jetstream';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, headers, NoRespondersError, TimeoutError } from '@nats-io/transport-node';
 import { UnavailableError } from '@tenantfold/core';
 
@@ -41,6 +41,8 @@ export class AckedPublisher {
   readonly #pending = new Map<number, Pending>();
   readonly #subscription: Subscription;
   readonly #sweep: NodeJS.Timeout;
+  /** Publishes of this event-loop turn, sent together at its end (one socket write). */
+  #outbox: Array<{ subject: string; data: Uint8Array; reply: string; headers: MsgHdrs }> = [];
   #next = 0;
 
   constructor(
@@ -65,19 +67,35 @@ export class AckedPublisher {
     h.set('Nats-Expected-Last-Subject-Sequence', String(options.lastSubjectSequence));
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
-      try {
-        this.nc.publish(subject, data, { reply: `${this.#prefix}${id}`, headers: h });
-      } catch (error) {
-        this.#pending.delete(id);
-        // a closed or draining connection: nats.js throws its own errors
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
+      this.#outbox.push({ subject, data, reply: `${this.#prefix}${id}`, headers: h });
+      if (this.#outbox.length === 1) setImmediate(() => this.#send());
     });
+  }
+
+  /**
+   * Hands the turn's publishes to nats.js in one go: it flushes once per
+   * microtask checkpoint, and appends finishing in separate callbacks (each
+   * sandbox call returns in its own) would otherwise cost a write each.
+   */
+  #send(): void {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const { subject, data, reply, headers: h } of outbox) {
+      try {
+        this.nc.publish(subject, data, { reply, headers: h });
+      } catch (error) {
+        // a closed or draining connection: nats.js throws its own errors
+        const id = Number(reply.slice(this.#prefix.length));
+        this.#pending.get(id)?.reject(error instanceof Error ? error : new Error(String(error)));
+        this.#pending.delete(id);
+      }
+    }
   }
 
   /** Stops taking acks; publishes still waiting fail as unavailable. */
   close(): void {
     clearInterval(this.#sweep);
+    this.#outbox = [];
     this.#subscription.unsubscribe();
     this.#failAll(new UnavailableError('the event log is closed'));
   }
