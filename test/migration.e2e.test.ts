@@ -99,6 +99,8 @@ interface Sent {
   readonly error?: string;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** `loops` concurrent senders of Deposit 1 over both routers until `stop()`. */
 function load(tenant: TenantId, accounts: readonly string[], loops: number) {
   const sent: Sent[] = [];
@@ -124,6 +126,9 @@ function load(tenant: TenantId, accounts: readonly string[], loops: number) {
           ms: performance.now() - startedAt,
           error: `${code}: ${message}`,
         });
+        // A client closed under a loop (a failed attempt never stopped) fails at once:
+        // yield, or the loop would starve every timer of the test run.
+        await yieldToEventLoop();
       }
     }
   });
@@ -310,7 +315,10 @@ describe('tenant migration', () => {
         const tenant = tenants[i % tenants.length] as TenantId;
         await clients[i % 2]!.submit(command('acc', 'Deposit', { amount: 1 }), {
           'x-tenant-id': tenant,
-        }).catch((error: Error) => failures.push(`${tenant}: ${error.message}`));
+        }).catch(async (error: Error) => {
+          failures.push(`${tenant}: ${error.message}`);
+          await yieldToEventLoop();
+        });
       }
     });
     const applied = await placementctl('--json', 'rebalance', '--apply', '--concurrency', '3');
