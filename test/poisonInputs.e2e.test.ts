@@ -142,6 +142,29 @@ describe('one tenant cannot take a node down', () => {
     await victimServed();
   });
 
+  it('refuses header values gRPC cannot carry, and metadata past its bounds, with 400 (found by a hostile review)', async () => {
+    const body = {
+      aggregate_type: 'account',
+      aggregate_id: 'v1',
+      payload: { type: 'Deposit', data: { amount: 1 } },
+    };
+    const header = await http(routerPort(), 'POST', '/v1/commands', {
+      headers: { 'x-tenant-id': 'attacker', 'x-correlation-id': 'caf\u00e9' },
+      body,
+    });
+    expect(header.status).toBe(400);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    for (const metadata of [many, { big: 'x'.repeat(900_000) }]) {
+      const answer = await http(routerPort(), 'POST', '/v1/commands', {
+        headers: { 'x-tenant-id': 'attacker' },
+        body: { ...body, metadata },
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ code: 'VALIDATION' });
+    }
+    await victimServed();
+  });
+
   it('3. closes a connection whose body was refused, so the next request on it never hangs', async () => {
     const big = 'x'.repeat(4 * 1024 * 1024);
     const response = await fetch(`http://127.0.0.1:${routerPort()}/v1/commands`, {

@@ -33,6 +33,14 @@ export interface NodeEngineDeps {
   readonly onSkipped?: (projection: string) => void;
 }
 
+/** What a projection's checkpoint holds beside its document (position, skipped commits). */
+const CHECKPOINT_ROOM_BYTES = 64 * 1024;
+
+/** A projection document's limit: the state limit less the checkpoint's own room. */
+function projectionStateBytes(stateBytes: number): number {
+  return Math.max(stateBytes - CHECKPOINT_ROOM_BYTES, Math.ceil(stateBytes / 2));
+}
+
 /**
  * Everything a manifest makes of the node: its programs (on a runtime of
  * their own), the aggregate store over the node's storage, and the read-model
@@ -71,7 +79,8 @@ export class NodeEngine {
         mayDispatch: deps.mayDispatch,
         logger: deps.logger,
         sweepMs: deps.sweepMs,
-        maxStateBytes: (limits ?? DEFAULT_DATA_LIMITS).stateBytes,
+        // Room in the checkpoint (NATS max_payload, 1 MiB by default) for the position and the skip list.
+        maxStateBytes: projectionStateBytes((limits ?? DEFAULT_DATA_LIMITS).stateBytes),
         tailsCommits: true, // the node's commit observer hands it every commit (aggregateNode.ts)
         ...(deps.onSkipped === undefined ? {} : { onSkipped: deps.onSkipped }),
       });

@@ -264,7 +264,12 @@ export class ReadModelRunner {
     this.stopped = true;
     clearInterval(this.sweeper);
     await Promise.all([...this.passes.keys()].map((tenant) => this.settled(tenant)));
-    for (const [tenant, models] of this.tenants) await this.save(tenant, models, true);
+    for (const [tenant, models] of this.tenants) {
+      // One tenant's checkpoint that cannot be saved must not stop the others' (nor the node's stop).
+      await this.save(tenant, models, true).catch((error: unknown) =>
+        this.options.logger.error({ tenant_id: tenant, err: error }, 'checkpoints not saved'),
+      );
+    }
   }
 
   private sweep(): void {

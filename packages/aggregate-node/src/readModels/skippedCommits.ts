@@ -11,6 +11,8 @@ export interface SkippedCommit {
 
 /** Most skipped commits kept per projection and tenant (the newest). */
 const MAX_SKIPPED = 100;
+/** Longest reason kept (the list lives in the projection's checkpoint). */
+const MAX_REASON_CHARS = 300;
 
 /**
  * Whether a projection's failure on a commit is that commit's (a program
@@ -38,7 +40,9 @@ export function withSkipped(
   commit: StoredCommit,
   error: unknown,
 ): SkippedCommit[] {
-  const reason = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const reason =
+    message.length <= MAX_REASON_CHARS ? message : `${message.slice(0, MAX_REASON_CHARS)}…`;
   const entry = { position: commit.position, reason, at: new Date().toISOString() };
   return [...skipped, entry].slice(-MAX_SKIPPED);
 }

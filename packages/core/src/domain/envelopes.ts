@@ -138,6 +138,32 @@ function parseMetadata(value: unknown, field: string): Metadata {
   return value as Metadata;
 }
 
+/** Most metadata entries a command may carry (they travel with every event it produces). */
+export const MAX_METADATA_ENTRIES = 64;
+/** Longest metadata key and value, in characters. */
+export const MAX_METADATA_KEY_CHARS = 128;
+export const MAX_METADATA_VALUE_CHARS = 4096;
+
+/** A client's metadata: a few short strings, not a second payload beside the limits. */
+function boundedMetadata(metadata: Metadata, field: string): Metadata {
+  const entries = Object.entries(metadata);
+  if (entries.length > MAX_METADATA_ENTRIES) {
+    throw new ValidationError(
+      `${field} has ${entries.length} entries, over the limit of ${MAX_METADATA_ENTRIES}`,
+      field,
+    );
+  }
+  for (const [key, value] of entries) {
+    if (key.length > MAX_METADATA_KEY_CHARS || value.length > MAX_METADATA_VALUE_CHARS) {
+      throw new ValidationError(
+        `${field} keys hold at most ${MAX_METADATA_KEY_CHARS} characters and values ${MAX_METADATA_VALUE_CHARS}`,
+        field,
+      );
+    }
+  }
+  return metadata;
+}
+
 function optionalString(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string' || value.length > 256) {
@@ -167,7 +193,7 @@ export function parseCommandEnvelope(
     aggregate_type: AggType.parse(value.aggregate_type),
     aggregate_id: AggId.parse(value.aggregate_id),
     payload: parseCommand(value.payload, 'payload', limits),
-    metadata: parseMetadata(value.metadata, 'metadata'),
+    metadata: boundedMetadata(parseMetadata(value.metadata, 'metadata'), 'metadata'),
     ...(expected === undefined || expected === null
       ? {}
       : { expected_version: Ver.parse(expected, 'expected_version') }),

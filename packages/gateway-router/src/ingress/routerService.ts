@@ -184,8 +184,8 @@ export class RouterService {
       tenant = tenantId;
       const metadata = new Metadata();
       if (tenantId !== '') metadata.set('x-tenant-id', tenantId);
-      metadata.set('x-correlation-id', correlationId);
-      metadata.set('traceparent', traceparent);
+      metadata.set('x-correlation-id', headerValue(correlationId, 'x-correlation-id'));
+      metadata.set('traceparent', headerValue(traceparent, 'traceparent'));
       const response = await run(tenantId, metadata);
       this.options.onAnswered?.(route, 'ok');
       return { response, correlationId };
@@ -207,6 +207,16 @@ export class RouterService {
       throw error;
     }
   }
+}
+
+/** Printable ASCII: what a gRPC header value may hold (grpc-js throws on anything else). */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
+function headerValue(value: string, name: string): string {
+  if (!HEADER_VALUE.test(value)) {
+    throw new ValidationError(`${name} must be printable ASCII`, name);
+  }
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -104,8 +104,9 @@ export class JetStreamDeadLetterStore implements DeadLetterStore {
 
   async append(processManager: string, letter: DeadLetter): Promise<void> {
     const subject = this.subjectOf(processManager);
+    const data = encodeLetter(letter);
     const ack = await natsCall({ store: 'storage', operation: `dead-letter to ${subject}` }, () =>
-      this.js.publish(subject, encoder.encode(JSON.stringify(letter))),
+      this.js.publish(subject, data),
     );
     if (ack.stream !== this.streamName) {
       throw new StorageError(
@@ -131,4 +132,25 @@ export class JetStreamDeadLetterStore implements DeadLetterStore {
     }
     return `${this.prefix}deadletters.${processManager}`;
   }
+}
+
+/** Largest dead letter stored whole; a program's oversized command keeps only its ids. */
+const MAX_LETTER_BYTES = 512 * 1024;
+
+/**
+ * The letter as stored. A command refused for its size would be refused
+ * again by the stream (max_payload), and that failure would count against
+ * the NATS breaker: it is kept with its ids and error, its payload dropped.
+ */
+function encodeLetter(letter: DeadLetter): Uint8Array {
+  const data = encoder.encode(JSON.stringify(letter));
+  if (data.length <= MAX_LETTER_BYTES) return data;
+  const envelope = isJsonObject(letter.envelope) ? letter.envelope : {};
+  const ids = ['tenant_id', 'command_id', 'aggregate_type', 'aggregate_id'] as const;
+  const kept = Object.fromEntries(
+    ids.flatMap((key) => (key in envelope ? [[key, envelope[key]!]] : [])),
+  );
+  return encoder.encode(
+    JSON.stringify({ ...letter, envelope: { ...kept, payload_dropped_bytes: data.length } }),
+  );
 }

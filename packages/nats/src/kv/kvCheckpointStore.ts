@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CheckpointStore, JsonValue } from '@tenantfold/core';
-import { StorageError } from '@tenantfold/core';
+import { ValidationError } from '@tenantfold/core';
 import { natsCall } from '../errors/index.js';
 import { checkKey, openBucket } from './buckets.js';
 import { exceededMaxPayload } from '../jetstream/index.js';
@@ -73,8 +73,10 @@ export class KvCheckpointStore implements CheckpointStore {
     const data = encoder.encode(JSON.stringify(value));
     const maxPayload = exceededMaxPayload(this.nc, data.length);
     if (maxPayload !== undefined) {
-      throw new StorageError(
+      // The value's fault, not the transport's: it must not open the NATS breaker.
+      throw new ValidationError(
         `${operation}: ${data.length} bytes is too large for the server's max_payload of ${maxPayload}`,
+        'checkpoint',
       );
     }
     await natsCall({ store: 'storage', operation }, () => this.kv.put(name, data));

@@ -141,6 +141,14 @@ export class ProgramDecider implements Decider<JsonValue, Command, Event> {
     if (outcome.kind !== 'returned') {
       throw new ValidationError(`${file}: initialState() threw ${describe(outcome)}`, 'apply');
     }
+    const { stateBytes } = options.runtime.dataLimits;
+    const bytes = Buffer.byteLength(outcome.json);
+    if (bytes > stateBytes) {
+      throw new ValidationError(
+        `${file}: initialState() returned ${bytes} bytes, over the state limit of ${stateBytes}`,
+        'apply',
+      );
+    }
     return new ProgramDecider({
       type,
       limits,
