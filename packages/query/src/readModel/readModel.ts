@@ -78,6 +78,10 @@ function toRow(raw: RawRow): StateRow {
   };
 }
 
+/** A tenant's checkpoint moves forward only. */
+const ADVANCE_CHECKPOINT = `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
+  ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`;
+
 const ROW_COLUMNS = 'id, version, updated_at, position, json(state) AS state';
 
 /**
@@ -193,10 +197,7 @@ export class ReadModel {
        ON CONFLICT (tenant, type, id) DO UPDATE SET version = excluded.version,
          state = excluded.state, updated_at = excluded.updated_at, position = excluded.position`,
     );
-    const checkpoint = this.#statement(
-      `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
-       ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`,
-    );
+    const checkpoint = this.#statement(ADVANCE_CHECKPOINT);
     const applied: AppliedChange[] = [];
     const highest = new Map<string, number>();
     for (const change of changes) {
@@ -237,10 +238,7 @@ export class ReadModel {
       const added = this.#quarantine.add(row);
       if (row.position > 0) {
         this.#positions.advance(row.tenant, row.position);
-        this.#statement(
-          `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
-           ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`,
-        ).run(row.tenant, this.#positions.visible(row.tenant));
+        this.#statement(ADVANCE_CHECKPOINT).run(row.tenant, this.#positions.visible(row.tenant));
       }
       return added;
     })();
