@@ -1,10 +1,6 @@
 export { PlacementStore } from './store.js';
-export type {
-  PlacementStoreOptions,
-  PlacementWatch,
-  WriteOptions,
-  NodeRegistration,
-} from './store.js';
+export type { PlacementWatch } from './watch.js';
+export type { PlacementStoreOptions, WriteOptions, NodeRegistration } from './store.js';
 export { PlacementConflictError, PlacementEntryError } from './errors.js';
 export { createPlacement } from './snapshot.js';
 export type { PlacementInput } from './snapshot.js';

@@ -78,6 +78,11 @@ export class PlacementAccumulator {
     }
   }
 
+  /** The highest revision applied so far. */
+  get revision(): number {
+    return this.#revision;
+  }
+
   snapshot(): Placement {
     this.#snapshot ??= Object.freeze({
       revision: this.#revision,

@@ -1,8 +1,8 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
-import type { NatsConnection, QueuedIterator } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { NotFoundError, StorageError, TenantId as Tenant, ValidationError } from '@tenantfold/core';
 import {
@@ -25,7 +25,6 @@ import {
   pinKey,
 } from './codec.js';
 import { PlacementConflictError, PlacementEntryError } from './errors.js';
-import { PlacementAccumulator } from './snapshot.js';
 import type {
   MigrationRecord,
   NodeRecord,
@@ -36,6 +35,8 @@ import type {
   Stored,
 } from './types.js';
 import { DEFAULT_PLACEMENT_BUCKET, DEFAULT_VNODES } from './types.js';
+import type { PlacementWatch } from './watch.js';
+import { KvPlacementWatch } from './watch.js';
 
 export interface PlacementStoreOptions {
   /** KV bucket name. @default 'TENANT_PLACEMENT' */
@@ -73,13 +74,6 @@ export interface NodeRegistration {
   readonly status?: NodeStatus;
   /** ISO 8601. @default now */
   readonly heartbeatAt?: string;
-}
-
-/** Snapshots of the bucket, one per change, until `stop()`. Iterate once. */
-export interface PlacementWatch extends AsyncIterable<Placement> {
-  /** Ends the watch; a pending iteration completes. Idempotent. */
-  stop(): void;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const DEFAULT_MODIFY_ATTEMPTS = 5;
@@ -153,24 +147,11 @@ export class PlacementStore {
 
   // ---- whole-bucket views ----
 
-  /**
-   * The whole bucket as one consistent snapshot (every key at one KV
-   * revision), complete: a key rewritten while the watch replays the bucket
-   * (a node heartbeating) comes after the first snapshot — measured: 33 of 300
-   * first snapshots lacked a node — so this waits for the snapshot that has
-   * reached the bucket's last revision, read after the first one.
-   */
+  /** The whole bucket as one snapshot: the first snapshot of a watch (see `watch`). */
   async load(): Promise<Placement> {
     const watch = await this.watch();
     try {
-      let last: number | undefined;
-      for await (const placement of watch) {
-        if (last === undefined) {
-          const { messages, last_seq } = (await this.kv.status()).streamInfo.state;
-          last = messages === 0 ? 0 : last_seq; // an emptied bucket has nothing to wait for
-        }
-        if (placement.revision >= last) return placement;
-      }
+      for await (const placement of watch) return placement;
     } finally {
       watch.stop();
     }
@@ -189,16 +170,20 @@ export class PlacementStore {
    */
   async watch(): Promise<PlacementWatch> {
     const entries = await this.kv.watch();
-    let empty: boolean;
+    let lastRevision: number;
     try {
-      // Messages of a KV stream never decrease, so "0 now" means nothing was
-      // pending when the watch started: the initial view is the empty bucket.
-      empty = (await this.kv.status()).values === 0;
+      lastRevision = await this.lastRevision();
     } catch (error) {
       entries.stop();
       throw error;
     }
-    return new KvPlacementWatch(entries, empty);
+    return new KvPlacementWatch(entries, lastRevision, () => this.lastRevision());
+  }
+
+  /** The bucket's last revision; 0 when it holds nothing (an emptied bucket waits for nothing). */
+  private async lastRevision(): Promise<number> {
+    const { messages, last_seq } = (await this.kv.status()).streamInfo.state;
+    return messages === 0 ? 0 : last_seq;
   }
 
   // ---- nodes ----
@@ -385,39 +370,5 @@ export class PlacementStore {
       // keep -1: the conflict is the news, the actual revision is a detail
     }
     return new PlacementConflictError(key, expected, actual, { cause: error });
-  }
-}
-
-class KvPlacementWatch implements PlacementWatch {
-  #iterating = false;
-
-  constructor(
-    private readonly entries: QueuedIterator<KvWatchEntry>,
-    private readonly initiallyEmpty: boolean,
-  ) {}
-
-  stop(): void {
-    this.entries.stop();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.stop();
-    return Promise.resolve();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Placement> {
-    if (this.#iterating) throw new ValidationError('a placement watch can be iterated only once');
-    this.#iterating = true;
-    const state = new PlacementAccumulator();
-    try {
-      if (this.initiallyEmpty) yield state.snapshot();
-      for await (const entry of this.entries) {
-        state.apply(entry);
-        // `delta` is the number of entries still pending behind this one.
-        if (entry.delta === 0 || entry.delta === undefined) yield state.snapshot();
-      }
-    } finally {
-      this.entries.stop();
-    }
   }
 }
