@@ -12,11 +12,13 @@ import {
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
+  DEFAULT_PLACEMENT_BUCKET,
   guardBackend,
   openJetStreamBackend,
   PlacementStore,
 } from '@tenantfold/nats';
 import { SubscriptionLimits } from '@tenantfold/query';
+import { commandSubject } from '@tenantfold/wire';
 import { pino } from 'pino';
 import type { AdminRequest } from './admin/adminServer.js';
 import { AdminServer } from './admin/adminServer.js';
@@ -25,6 +27,7 @@ import { NodeEngine } from './engine/nodeEngine.js';
 import { commandService } from './grpc/commandService.js';
 import { GrpcServer } from './grpc/grpcServer.js';
 import { CommandHandler } from './intake/commandHandler.js';
+import { CommandInbox } from './intake/commandInbox.js';
 import { PlacementOwnership } from './intake/placementOwnership.js';
 import { TenantGate } from './intake/tenantGate.js';
 import { NodeMetrics } from './metrics/nodeMetrics.js';
@@ -67,6 +70,8 @@ interface NodeParts {
   readonly stateLog: () => StateLog;
   readonly logger: Logger;
   readonly loadEngine: () => Promise<NodeEngine>;
+  /** Names the node's command inbox subject (one namespace per placement bucket). */
+  readonly placementBucket: string;
 }
 
 /** One aggregate node: the engine on JetStream, served over gRPC to the tenants placement gives it. */
@@ -74,6 +79,7 @@ export class AggregateNode {
   state: NodeState = 'STARTING';
   private heartbeat: NodeJS.Timeout | undefined;
   private grpc: GrpcServer | undefined;
+  private inbox: CommandInbox | undefined;
   private admin: AdminServer | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   grpcPort = 0;
@@ -251,6 +257,7 @@ export class AggregateNode {
         ),
         logger,
         loadEngine,
+        placementBucket: options.placementBucket ?? DEFAULT_PLACEMENT_BUCKET,
       },
       current as { engine: NodeEngine },
     );
@@ -267,6 +274,13 @@ export class AggregateNode {
       QueryService: this.parts.queries.implementation,
     });
     this.grpcPort = (await this.grpc.start()).port;
+    this.inbox = new CommandInbox(
+      this.parts.nc,
+      commandSubject(this.parts.placementBucket, config.nodeId),
+      handler,
+      logger,
+    );
+    await this.inbox.start();
     this.admin = new AdminServer(
       { ...config.adminListen, token: config.adminToken, logger },
       {
@@ -284,6 +298,7 @@ export class AggregateNode {
       {
         id: config.nodeId,
         grpcAddress: `${config.advertiseHost}:${this.grpcPort}`,
+        commandSubject: this.inbox.subject,
         adminAddress: `${config.advertiseHost}:${this.adminPort}`,
         tenantRange: config.tenantRange,
       },
@@ -461,6 +476,7 @@ export class AggregateNode {
       .closeAll(this.config.drainTimeoutMs)
       .catch((error: unknown) => logger.warn({ err: error }, 'drain timed out'));
     this.parts.queries.closeAll();
+    await this.inbox?.stop();
     await this.grpc?.stop(this.config.drainTimeoutMs);
     await this.reloading;
     await this.engine.close();

@@ -4,6 +4,7 @@ import { readPlacementFile } from '@tenantfold/nats';
 import { SubscriptionLimits } from '@tenantfold/query';
 import { pino } from 'pino';
 import type { RouterConfig } from './config/routerConfig.js';
+import { CommandHop } from './forwarding/commandHop.js';
 import { Forwarder } from './forwarding/forwarder.js';
 import { NodeChannels } from './forwarding/nodeChannels.js';
 import { CutoverHold } from './holding/cutoverHold.js';
@@ -29,6 +30,7 @@ interface Parts {
   readonly cache: PlacementCache;
   readonly link: KvLink;
   readonly channels: NodeChannels;
+  readonly hop: CommandHop;
   readonly hold: CutoverHold;
   readonly subscriptions: SubscriptionHub;
   readonly grpc: GrpcIngress;
@@ -114,9 +116,10 @@ export class GatewayRouter {
       }
     }
 
+    const hop = new CommandHop(() => (link.connected ? link.connection : undefined));
+    cache.onChange((placement) => hop.placementChanged(placement));
     const forwarder = new Forwarder({
       cache,
-      channels,
       hold,
       forwardTimeoutMs: config.forwardTimeoutMs,
       onForwarded: (method, seconds) => m.forwardDuration.observe({ route: method }, seconds),
@@ -144,6 +147,8 @@ export class GatewayRouter {
     const limits = dataLimitsOf(config);
     const service = new RouterService({
       forwarder,
+      hop,
+      channels,
       subscriptions,
       allowDefaultTenant: config.allowDefaultTenant,
       limits,
@@ -174,7 +179,7 @@ export class GatewayRouter {
     const httpPort = (await http.start()).port;
     router = new GatewayRouter(
       config,
-      { cache, link, channels, hold, subscriptions, grpc, http, logger },
+      { cache, link, channels, hop, hold, subscriptions, grpc, http, logger },
       grpcPort,
       httpPort,
     );
@@ -221,13 +226,14 @@ export class GatewayRouter {
   async stop(): Promise<void> {
     if (this.#state !== 'RUNNING') return;
     this.#state = 'STOPPING';
-    const { cache, link, channels, hold, subscriptions, grpc, http, logger } = this.parts;
+    const { cache, link, channels, hop, hold, subscriptions, grpc, http, logger } = this.parts;
     hold.close();
     subscriptions.closeAll();
     const deadline = this.config.forwardTimeoutMs;
     await Promise.all([grpc.stop(deadline), http.stop(deadline)]);
     cache.stop();
     channels.close();
+    hop.close();
     await link.stop();
     this.#state = 'STOPPED';
     logger.info({}, 'router stopped');

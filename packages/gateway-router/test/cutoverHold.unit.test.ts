@@ -47,17 +47,17 @@ describe('CutoverHold', () => {
   it('lets requests through at once when the tenant is not in cutover', () => {
     const { h } = hold();
     h.update(placement('WARMING'));
-    expect(typeof h.admit(acme, 'account/1')).toBe('function');
+    expect(typeof h.admit(acme, () => 'account/1')).toBe('function');
     h.update(placement());
-    expect(typeof h.admit(acme, 'account/1')).toBe('function');
+    expect(typeof h.admit(acme, () => 'account/1')).toBe('function');
   });
 
   it.each(['DRAINING', 'VERIFYING', 'SWAPPING'] as const)('holds in %s', async (phase) => {
     const { h } = hold();
     h.update(placement(phase));
     let admitted = false;
-    void Promise.resolve(h.admit(acme, 'account/1')).then(() => (admitted = true));
-    expect(typeof h.admit(other, 'account/1')).toBe('function'); // other tenants pass
+    void Promise.resolve(h.admit(acme, () => 'account/1')).then(() => (admitted = true));
+    expect(typeof h.admit(other, () => 'account/1')).toBe('function'); // other tenants pass
     await tick();
     expect(admitted).toBe(false);
     expect(h.held).toBe(1);
@@ -72,7 +72,7 @@ describe('CutoverHold', () => {
     h.update(placement('DRAINING'));
     const order: string[] = [];
     const run = async (name: string, aggregate: string) => {
-      const done = await h.admit(acme, aggregate);
+      const done = await h.admit(acme, () => aggregate);
       order.push(`start ${name}`);
       await tick();
       order.push(`end ${name}`);
@@ -100,22 +100,22 @@ describe('CutoverHold', () => {
     expect(order.indexOf('start y1')).toBeLessThan(order.indexOf('end x1'));
     expect(outcomes).toEqual(['released', 'released', 'released', 'released']);
     // Once everything is done the tenant passes straight through again.
-    expect(typeof h.admit(acme, 'x')).toBe('function');
+    expect(typeof h.admit(acme, () => 'x')).toBe('function');
   });
 
   it('refuses beyond the limit with retry-after and times out waiters', async () => {
     const { h, outcomes, held } = hold({ limit: 2, timeoutMs: 30 });
     h.update(placement('SWAPPING'));
-    const waits = [h.admit(acme, 'a'), h.admit(acme, 'b')];
-    expect(() => h.admit(acme, 'c')).toThrow(RetryLaterError);
-    expect(() => h.admit(acme, 'c')).toThrow(/2 requests already wait/);
+    const waits = [h.admit(acme, () => 'a'), h.admit(acme, () => 'b')];
+    expect(() => h.admit(acme, () => 'c')).toThrow(RetryLaterError);
+    expect(() => h.admit(acme, () => 'c')).toThrow(/2 requests already wait/);
     for (const wait of waits) {
       await expect(wait).rejects.toThrow(/took longer than 30 ms/);
     }
     expect(outcomes).toEqual(['full', 'full', 'timeout', 'timeout']);
     expect(held).toEqual([1, 2, 1, 0]);
     // Room again after the timeouts.
-    void Promise.resolve(h.admit(acme, 'd')).catch(() => undefined);
+    void Promise.resolve(h.admit(acme, () => 'd')).catch(() => undefined);
     expect(h.held).toBe(1);
     h.close();
   });
@@ -123,15 +123,15 @@ describe('CutoverHold', () => {
   it('refuses a zero limit without keeping state', () => {
     const { h } = hold({ limit: 0 });
     h.update(placement('DRAINING'));
-    expect(() => h.admit(acme, 'a')).toThrow(RetryLaterError);
+    expect(() => h.admit(acme, () => 'a')).toThrow(RetryLaterError);
     h.update(placement());
-    expect(typeof h.admit(acme, 'a')).toBe('function');
+    expect(typeof h.admit(acme, () => 'a')).toBe('function');
   });
 
   it('refuses what still waits when closed', async () => {
     const { h } = hold();
     h.update(placement('DRAINING'));
-    const wait = h.admit(acme, 'a');
+    const wait = h.admit(acme, () => 'a');
     h.close();
     await expect(wait).rejects.toThrow(/shutting down/);
     expect(h.held).toBe(0);

@@ -1,6 +1,7 @@
 import { silentLogger } from '@tenantfold/core';
 import { SubscriptionLimits } from '@tenantfold/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandHop } from '../src/forwarding/commandHop.js';
 import { Forwarder } from '../src/forwarding/forwarder.js';
 import { NodeChannels } from '../src/forwarding/nodeChannels.js';
 import { CutoverHold } from '../src/holding/cutoverHold.js';
@@ -21,7 +22,6 @@ beforeAll(async () => {
   const channels = new NodeChannels({ channelsPerNode: 1, connectTimeoutMs: 100 });
   const forwarder = new Forwarder({
     cache,
-    channels,
     hold: new CutoverHold({ limit: 10, timeoutMs: 100 }),
     forwardTimeoutMs: 100,
   });
@@ -39,6 +39,8 @@ beforeAll(async () => {
   });
   const service = new RouterService({
     forwarder,
+    hop: new CommandHop(() => undefined),
+    channels,
     subscriptions,
     allowDefaultTenant: false,
     logger: silentLogger,

@@ -16,6 +16,9 @@ export { MIN_SERVER_VERSION } from './jetstream/index.js';
 export type { ServerFeatures, ServerVersion } from './jetstream/index.js';
 export * from './placement/index.js';
 export * from './breaker/index.js';
+export { RequestMux } from './requests/requestMux.js';
+export type { RequestOptions } from './requests/requestMux.js';
+export { TurnPublisher } from './requests/turnPublisher.js';
 export {
   placementToYaml,
   parsePlacementYaml,

@@ -10,3 +10,5 @@ export { callContextOf, commandBodyOf, tenantOfCall } from './calls.js';
 export type { CallContext, SubmitCommandRequest } from './calls.js';
 export { outcomeOfCode } from './outcomes.js';
 export type { FailureOutcome } from './outcomes.js';
+export { commandSubject, HOP_HEADERS, hopErrorOf, submitCommandCodec } from './hop.js';
+export type { HopFormat } from './hop.js';

@@ -1,27 +1,24 @@
-import type { Metadata } from '@grpc/grpc-js';
 import type { TenantId } from '@tenantfold/core';
 import type { NodeRecord } from '@tenantfold/nats';
 import type { Done } from '../holding/cutoverHold.js';
 import type { CutoverHold } from '../holding/cutoverHold.js';
 import type { PlacementCache } from '../placement/placementCache.js';
 import { NodeAnswerError, RetryLaterError } from './errors.js';
-import type { ForwardedMethod, NodeChannels } from './nodeChannels.js';
+import type { ForwardedMethod } from './nodeChannels.js';
 
 /** One call to forward to the tenant's owner. */
-export interface ForwardRequest {
+export interface ForwardRequest<T> {
   readonly tenant: TenantId;
-  /** `<type>/<id>`: held requests of one aggregate are released in order. */
-  readonly aggregate: string;
+  /** `<type>/<id>`: held requests of one aggregate are released in order (read only when held). */
+  readonly aggregate: () => string;
+  /** What the call is, for the forwarding-duration metric. */
   readonly method: ForwardedMethod;
-  /** The CommandService request message, already validated. */
-  readonly message: unknown;
-  /** Outgoing metadata: tenant, correlation id, traceparent. */
-  readonly metadata: Metadata;
+  /** One attempt on `node`, answered within `deadlineMs`. */
+  readonly send: (node: NodeRecord, deadlineMs: number) => Promise<T>;
 }
 
 export interface ForwarderOptions {
   readonly cache: PlacementCache;
-  readonly channels: NodeChannels;
   readonly hold: CutoverHold;
   readonly forwardTimeoutMs: number;
   /** Duration of each call to a node, in seconds. */
@@ -47,7 +44,7 @@ const REFUSALS = new Set(['NOT_OWNER', 'UNAVAILABLE']);
 export class Forwarder {
   constructor(private readonly options: ForwarderOptions) {}
 
-  async forward(request: ForwardRequest): Promise<unknown> {
+  async forward<T>(request: ForwardRequest<T>): Promise<T> {
     const { hold, cache } = this.options;
     let done: Done = await hold.admit(request.tenant, request.aggregate);
     try {
@@ -83,17 +80,11 @@ export class Forwarder {
     return node;
   }
 
-  async #once(request: ForwardRequest): Promise<unknown> {
+  async #once<T>(request: ForwardRequest<T>): Promise<T> {
     const node = this.ownerNode(request.tenant);
     const started = performance.now();
     try {
-      return await this.options.channels.call(
-        node,
-        request.method,
-        request.message,
-        request.metadata,
-        this.options.forwardTimeoutMs,
-      );
+      return await request.send(node, this.options.forwardTimeoutMs);
     } finally {
       this.options.onForwarded?.(request.method, (performance.now() - started) / 1000);
     }

@@ -57,16 +57,18 @@ export class CutoverHold {
   constructor(private readonly options: CutoverHoldOptions) {}
 
   /**
+   * `aggregate` names the request's aggregate; it is read only when the tenant
+   * has requests held or in release (the common path decodes nothing).
    * Resolves when the request may be forwarded, with the `done` to call when
    * it has finished. Rejects with `RetryLaterError` when the tenant's queue is
    * full or the wait passes its deadline.
    */
-  admit(tenant: TenantId, aggregate: string): Done | Promise<Done> {
+  admit(tenant: TenantId, aggregate: () => string): Done | Promise<Done> {
     const inCutover = this.#inCutover(tenant);
     const line = this.#lines.get(tenant);
     if (!inCutover && line === undefined) return NOTHING_TO_WAIT_FOR;
-    if (!inCutover) return this.#next(tenant, line!, aggregate);
-    return this.#wait(tenant, line, aggregate);
+    if (!inCutover) return this.#next(tenant, line!, aggregate());
+    return this.#wait(tenant, line, aggregate());
   }
 
   /** Adopts a new placement: releases tenants whose cutover is over. */

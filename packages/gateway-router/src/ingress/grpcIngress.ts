@@ -6,8 +6,8 @@ import type {
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import type { CallContext, SubmitCommandRequest } from '@tenantfold/wire';
-import { callContextOf, commandBodyOf, tenantfoldProtos } from '@tenantfold/wire';
+import type { CallContext } from '@tenantfold/wire';
+import { callContextOf, tenantfoldProtos } from '@tenantfold/wire';
 import { drained } from './drained.js';
 import { grpcErrorOf } from './errorReply.js';
 import type { RouterService } from './routerService.js';
@@ -24,9 +24,10 @@ function unary<Req extends object, Res>(handle: (request: Req, call: CallContext
 /** `tenantfold.v1.CommandService` of the router: the node's service, proxied. */
 export function commandServiceProxy(service: RouterService): UntypedServiceImplementation {
   return {
-    SubmitCommand: unary(async (request: SubmitCommandRequest, call) => {
-      return (await service.submit(call, commandBodyOf(request), 'grpc SubmitCommand')).response;
-    }),
+    SubmitCommand: unary(
+      async (request: Buffer, call) =>
+        (await service.submitEncoded(call, request, 'proto', 'grpc SubmitCommand')).response,
+    ),
     GetState: unary(
       async (request: Record<string, unknown>, call) =>
         (await service.getState(call, request, 'grpc GetState')).response,
@@ -89,6 +90,21 @@ async function streamSubscription(
   }
 }
 
+/** SubmitCommand's bytes in and out untouched: the node decodes them (and encodes its answer). */
+function passingCommandsThrough(commands: ServiceDefinition): ServiceDefinition {
+  return {
+    ...commands,
+    SubmitCommand: {
+      ...commands.SubmitCommand!,
+      requestDeserialize: (message: Buffer) => message,
+      responseSerialize: (answer: Uint8Array) =>
+        Buffer.isBuffer(answer)
+          ? answer
+          : Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength),
+    },
+  };
+}
+
 /** The router's gRPC server (CommandService, QueryService); `start()` reports the port it got. */
 export class GrpcIngress {
   #server: Server | undefined;
@@ -102,7 +118,7 @@ export class GrpcIngress {
     const { v1 } = tenantfoldProtos();
     const server = new Server();
     const commands = (v1.CommandService as { service: ServiceDefinition }).service;
-    server.addService(commands, commandServiceProxy(this.service));
+    server.addService(passingCommandsThrough(commands), commandServiceProxy(this.service));
     const queries = (v1.QueryService as { service: ServiceDefinition }).service;
     server.addService(queries, queryServiceProxy(this.service));
     const port = await new Promise<number>((resolve, reject) =>

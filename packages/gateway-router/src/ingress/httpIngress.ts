@@ -18,15 +18,16 @@ export interface HttpContext {
   readonly call: CallContext;
   /** The JSON body; a bad or oversized body is a `ValidationError` (400). */
   body(): Promise<unknown>;
+  /** The body's bytes, unparsed (an empty or oversized body is a `ValidationError`). */
+  bytes(): Promise<Uint8Array>;
 }
 
-/** A JSON answer. */
-export interface HttpReply {
+/** A JSON answer: `body` to encode, or `json`, bytes that are JSON already (a node's answer). */
+export type HttpReply = {
   /** @default 200 */
   readonly status?: number;
-  readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
-}
+} & ({ readonly body: unknown } | { readonly json: Uint8Array });
 
 /** Answers JSON, or writes the response itself (streams) and resolves to undefined. */
 export type HttpHandler = (context: HttpContext) => Promise<HttpReply | undefined>;
@@ -109,9 +110,14 @@ export class HttpIngress {
           correlationId: header(req, 'x-correlation-id'),
           traceparent: header(req, 'traceparent'),
         },
-        body: () => readJsonBody(req, this.maxBodyBytes),
+        body: async () =>
+          parseJson((await readBody(req, this.maxBodyBytes)).toString('utf8'), 'body'),
+        bytes: () => readBody(req, this.maxBodyBytes),
       });
-      if (reply !== undefined) sendJson(res, reply.status ?? 200, reply.body, reply.headers);
+      if (reply !== undefined) {
+        const payload = 'json' in reply ? reply.json : JSON.stringify(reply.body);
+        sendEncoded(res, reply.status ?? 200, payload, reply.headers);
+      }
       return;
     }
     if (allowed.length > 0) {
@@ -154,7 +160,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readJsonBody(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
+async function readBody(req: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
@@ -164,9 +170,11 @@ async function readJsonBody(req: IncomingMessage, maxBodyBytes: number): Promise
     }
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') throw new ValidationError('a JSON body is required', 'body');
-  return parseJson(text, 'body');
+  const body = Buffer.concat(chunks);
+  if (body.toString('utf8', 0, 256).trim() === '' && body.toString('utf8').trim() === '') {
+    throw new ValidationError('a JSON body is required', 'body');
+  }
+  return body;
 }
 
 function sendJson(
@@ -175,10 +183,19 @@ function sendJson(
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
+  sendEncoded(res, status, JSON.stringify(body), headers);
+}
+
+function sendEncoded(
+  res: ServerResponse,
+  status: number,
+  json: string | Uint8Array,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   // The rest of an unread body would stall the next request on this socket: close it instead.
   const close = bodyUnread(res.req) ? { connection: 'close' } : {};
   res.writeHead(status, { ...headers, ...close, 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  res.end(json);
 }
 
 /** A body was announced (RFC 9112 §6.3) but not read to its end: refused early or over the cap. */

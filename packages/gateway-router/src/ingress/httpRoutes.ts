@@ -1,8 +1,8 @@
-import { isJsonObject, parseJson, ValidationError } from '@tenantfold/core';
+import { parseJson } from '@tenantfold/core';
 import type { HttpReply, HttpRoute } from './httpIngress.js';
 import { route } from './httpIngress.js';
 import { queryAggregates, subscribeEvents } from './queryRoutes.js';
-import type { RouterService, SubmitCommandResponse } from './routerService.js';
+import type { RouterService } from './routerService.js';
 import type { SseOptions } from './sse.js';
 
 /** What the operational endpoints ask of the router. */
@@ -10,20 +10,6 @@ export interface Probes {
   health(): { ok: boolean } & Record<string, unknown>;
   ready(): { ready: boolean; reason?: string } & Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
-}
-
-/** The command as HTTP/JSON returns it: event payloads as JSON, not text. */
-function commandJson(response: SubmitCommandResponse) {
-  return {
-    command_id: response.command_id,
-    version: response.version,
-    consistency_token: response.consistency_token,
-    duplicate: response.duplicate,
-    events: response.events.map(({ payload_json, ...event }) => ({
-      ...event,
-      payload: parseJson(payload_json, 'payload_json'),
-    })),
-  };
 }
 
 const correlated = (correlationId: string, body: unknown): HttpReply => ({
@@ -35,15 +21,13 @@ const correlated = (correlationId: string, body: unknown): HttpReply => ({
 export function httpRoutes(service: RouterService, probes: Probes, sse: SseOptions): HttpRoute[] {
   return [
     route('POST', '/v1/commands', async (context) => {
-      const { call } = context;
-      const json = await context.body();
-      if (!isJsonObject(json)) throw new ValidationError('body must be a JSON object', 'body');
-      const { response, correlationId } = await service.submit(
-        call,
-        json,
+      const { response, correlationId } = await service.submitEncoded(
+        context.call,
+        await context.bytes(),
+        'json',
         'http POST /v1/commands',
       );
-      return correlated(correlationId, commandJson(response));
+      return { json: response, headers: { 'x-correlation-id': correlationId } };
     }),
     route('GET', '/v1/aggregates/:type/:id', async ({ call, params }) => {
       const { type, id } = params;

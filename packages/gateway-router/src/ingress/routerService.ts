@@ -4,15 +4,20 @@ import {
   isJsonObject,
   isTenantfoldError,
   parseCommandEnvelope,
+  parseJson,
   StreamKey,
   traceIdOf,
   Uuid,
   ValidationError,
 } from '@tenantfold/core';
-import type { CallContext } from '@tenantfold/wire';
-import { outcomeOfCode, tenantOfCall } from '@tenantfold/wire';
+import type { NodeRecord } from '@tenantfold/nats';
+import type { CallContext, HopFormat } from '@tenantfold/wire';
+import { outcomeOfCode, submitCommandCodec, tenantOfCall } from '@tenantfold/wire';
+import type { CommandHop } from '../forwarding/commandHop.js';
+import { NoInboxError } from '../forwarding/commandHop.js';
 import { NodeAnswerError } from '../forwarding/errors.js';
 import type { Forwarder } from '../forwarding/forwarder.js';
+import type { ForwardedMethod, NodeChannels } from '../forwarding/nodeChannels.js';
 import type { RequestOutcome } from '../metrics/routerMetrics.js';
 import type { RoutedSubscription } from '../subscriptions/routedSubscription.js';
 import type { SubscriptionHub } from '../subscriptions/subscriptionHub.js';
@@ -56,9 +61,13 @@ export interface Routed<T> {
 
 export interface RouterServiceOptions {
   readonly forwarder: Forwarder;
+  /** Commands to nodes that take them over NATS. */
+  readonly hop: CommandHop;
+  /** Everything else, and commands to nodes without a NATS inbox. */
+  readonly channels: NodeChannels;
   readonly subscriptions: SubscriptionHub;
   readonly allowDefaultTenant: boolean;
-  /** What a command is held to before it is forwarded (the node checks it again). @default DEFAULT_DATA_LIMITS */
+  /** What a command forwarded over gRPC is held to (the node checks it again). @default DEFAULT_DATA_LIMITS */
   readonly limits?: DataLimits;
   readonly logger: Logger;
   readonly onAnswered?: (route: string, outcome: RequestOutcome) => void;
@@ -73,36 +82,60 @@ export class RouterService {
   constructor(private readonly options: RouterServiceOptions) {}
 
   /**
-   * Validates a command body (`aggregate_type`, `aggregate_id`, `payload`
-   * `{type, data}`, optional `command_id`, `expected_version`, `metadata`,
-   * `tenant_id`) and forwards it; a missing `command_id` gets a UUID v7.
+   * Forwards a command as the client encoded it (`proto`: a gRPC
+   * `SubmitCommandRequest`, `json`: the HTTP body) and answers in the same
+   * encoding. Over the NATS hop the bytes pass untouched and the node checks
+   * them; a node reached over gRPC gets the message built here.
    */
-  async submit(
+  async submitEncoded(
     call: CallContext,
-    body: Record<string, unknown>,
+    bytes: Uint8Array,
+    format: HopFormat,
     route: string,
-  ): Promise<Routed<SubmitCommandResponse>> {
-    return this.#answer(route, call, body, async (tenant, metadata) => {
-      const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant }, this.options.limits);
-      const message = {
-        tenant_id: tenant,
-        command_id: envelope.command_id,
-        aggregate_type: envelope.aggregate_type,
-        aggregate_id: envelope.aggregate_id,
-        payload_json: JSON.stringify(envelope.payload),
-        metadata: envelope.metadata,
-        ...(envelope.expected_version === undefined
-          ? {}
-          : { expected_version: envelope.expected_version }),
-      };
-      return (await this.options.forwarder.forward({
+  ): Promise<Routed<Uint8Array>> {
+    return this.#answer(route, call, {}, (tenant, forwarded) =>
+      this.options.forwarder.forward({
         tenant,
-        aggregate: `${envelope.aggregate_type}/${envelope.aggregate_id}`,
+        aggregate: () => aggregateOf(format, bytes),
         method: 'SubmitCommand',
-        message,
-        metadata,
-      })) as SubmitCommandResponse;
-    });
+        send: async (node, deadlineMs) => {
+          if (this.options.hop.reaches(node)) {
+            try {
+              return await this.options.hop.submit(node, bytes, format, forwarded, deadlineMs);
+            } catch (error) {
+              // Not listening on this NATS (down, or routers and nodes on different servers):
+              // gRPC either reaches it or says at once that it cannot.
+              if (!(error instanceof NoInboxError)) throw error;
+            }
+          }
+          return this.#submitOverGrpc(node, format, bytes, tenant, forwarded, deadlineMs);
+        },
+      }),
+    );
+  }
+
+  async #submitOverGrpc(
+    node: NodeRecord,
+    format: HopFormat,
+    bytes: Uint8Array,
+    tenant: TenantId,
+    forwarded: CallContext,
+    deadlineMs: number,
+  ): Promise<Uint8Array> {
+    const message =
+      format === 'proto'
+        ? proto.requestDeserialize(Buffer.from(bytes))
+        : submitMessageOf(jsonBodyOf(bytes), tenant, this.options.limits);
+    const response = (await this.options.channels.call(
+      node,
+      'SubmitCommand',
+      message,
+      metadataOf(forwarded),
+      deadlineMs,
+    )) as SubmitCommandResponse;
+    return format === 'proto'
+      ? proto.responseSerialize(response)
+      : Buffer.from(JSON.stringify(commandJson(response)));
   }
 
   /** Validates `aggregate_type` and `aggregate_id` and forwards a state read. */
@@ -111,15 +144,19 @@ export class RouterService {
     body: Record<string, unknown>,
     route: string,
   ): Promise<Routed<GetStateResponse>> {
-    return this.#answer(route, call, body, async (tenant, metadata) => {
+    return this.#answer(route, call, body, (tenant, forwarded) => {
       const key = StreamKey.of(tenant, body.aggregate_type as string, body.aggregate_id as string);
-      return (await this.options.forwarder.forward({
+      return this.#overGrpc<GetStateResponse>(
         tenant,
-        aggregate: `${key.type}/${key.id}`,
-        method: 'GetState',
-        message: { tenant_id: tenant, aggregate_type: key.type, aggregate_id: key.id },
-        metadata,
-      })) as GetStateResponse;
+        `${key.type}/${key.id}`,
+        'GetState',
+        forwarded,
+        {
+          tenant_id: tenant,
+          aggregate_type: key.type,
+          aggregate_id: key.id,
+        },
+      );
     });
   }
 
@@ -132,16 +169,42 @@ export class RouterService {
     body: Record<string, unknown>,
     route: string,
   ): Promise<Routed<QueryResponse>> {
-    return this.#answer(route, call, body, async (tenant, metadata) => {
+    return this.#answer(route, call, body, (tenant, forwarded) => {
       const message = queryMessageOf(body);
-      return (await this.options.forwarder.forward({
+      // Held queries of a type are released in order, beside the commands.
+      return this.#overGrpc<QueryResponse>(
         tenant,
-        // Held queries of a type are released in order, beside the commands.
-        aggregate: `${message.aggregate_type}?query`,
-        method: 'Query',
-        message: { tenant_id: tenant, ...message },
-        metadata,
-      })) as QueryResponse;
+        `${message.aggregate_type}?query`,
+        'Query',
+        forwarded,
+        {
+          tenant_id: tenant,
+          ...message,
+        },
+      );
+    });
+  }
+
+  /** Forwards one unary call to the tenant's owner over gRPC. */
+  #overGrpc<T>(
+    tenant: TenantId,
+    aggregate: string,
+    method: ForwardedMethod,
+    forwarded: CallContext,
+    message: unknown,
+  ): Promise<T> {
+    return this.options.forwarder.forward({
+      tenant,
+      aggregate: () => aggregate,
+      method,
+      send: async (node, deadlineMs) =>
+        (await this.options.channels.call(
+          node,
+          method,
+          message,
+          metadataOf(forwarded),
+          deadlineMs,
+        )) as T,
     });
   }
 
@@ -155,7 +218,7 @@ export class RouterService {
     body: Record<string, unknown>,
     route: string,
   ): Promise<Routed<RoutedSubscription>> {
-    return this.#answer(route, call, body, async (tenant, metadata) => {
+    return this.#answer(route, call, body, async (tenant, forwarded) => {
       const message = subscribeMessageOf(body);
       return this.options.subscriptions.open({
         tenant,
@@ -164,7 +227,7 @@ export class RouterService {
         filter: message.filter,
         consistencyToken: message.consistencyToken,
         resume: message.resume,
-        metadata,
+        metadata: metadataOf(forwarded),
       });
     });
   }
@@ -173,7 +236,7 @@ export class RouterService {
     route: string,
     call: CallContext,
     body: Record<string, unknown>,
-    run: (tenant: TenantId, metadata: Metadata) => Promise<T>,
+    run: (tenant: TenantId, forwarded: CallContext) => Promise<T>,
   ): Promise<Routed<T>> {
     const correlationId = nonEmpty(call.correlationId) ?? Uuid.new();
     const traceparent = nonEmpty(call.traceparent) ?? newTraceparent();
@@ -182,11 +245,11 @@ export class RouterService {
       if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
       const tenantId = tenantOfCall(call, body.tenant_id, this.options.allowDefaultTenant);
       tenant = tenantId;
-      const metadata = new Metadata();
-      if (tenantId !== '') metadata.set('x-tenant-id', tenantId);
-      metadata.set('x-correlation-id', headerValue(correlationId, 'x-correlation-id'));
-      metadata.set('traceparent', headerValue(traceparent, 'traceparent'));
-      const response = await run(tenantId, metadata);
+      const response = await run(tenantId, {
+        tenant: tenantId === '' ? undefined : tenantId,
+        correlationId: headerValue(correlationId, 'x-correlation-id'),
+        traceparent: headerValue(traceparent, 'traceparent'),
+      });
       this.options.onAnswered?.(route, 'ok');
       return { response, correlationId };
     } catch (error) {
@@ -206,6 +269,67 @@ export class RouterService {
       );
       throw error;
     }
+  }
+}
+
+/** The call's context as gRPC metadata for a node. */
+function metadataOf(forwarded: CallContext): Metadata {
+  const metadata = new Metadata();
+  if (forwarded.tenant !== undefined) metadata.set('x-tenant-id', forwarded.tenant);
+  if (forwarded.correlationId !== undefined)
+    metadata.set('x-correlation-id', forwarded.correlationId);
+  if (forwarded.traceparent !== undefined) metadata.set('traceparent', forwarded.traceparent);
+  return metadata;
+}
+
+const proto = submitCommandCodec();
+
+/** `SubmitCommandRequest` of an HTTP command body; a missing `command_id` gets a UUID v7. */
+function submitMessageOf(body: Record<string, unknown>, tenant: TenantId, limits?: DataLimits) {
+  const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant }, limits);
+  return {
+    tenant_id: tenant,
+    command_id: envelope.command_id,
+    aggregate_type: envelope.aggregate_type,
+    aggregate_id: envelope.aggregate_id,
+    payload_json: JSON.stringify(envelope.payload),
+    metadata: envelope.metadata,
+    ...(envelope.expected_version === undefined
+      ? {}
+      : { expected_version: envelope.expected_version }),
+  };
+}
+
+/** The command as HTTP/JSON returns it: event payloads as JSON, not text. */
+function commandJson(response: SubmitCommandResponse) {
+  return {
+    command_id: response.command_id,
+    version: response.version,
+    consistency_token: response.consistency_token,
+    duplicate: response.duplicate,
+    events: response.events.map(({ payload_json, ...event }) => ({
+      ...event,
+      payload: parseJson(payload_json, 'payload_json'),
+    })),
+  };
+}
+
+const decoder = new TextDecoder();
+
+function jsonBodyOf(bytes: Uint8Array): Record<string, unknown> {
+  const body = parseJson(decoder.decode(bytes), 'body');
+  if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
+  return body;
+}
+
+/** `<type>/<id>` of an encoded command, for ordering held requests; '' when unreadable (the node refuses it). */
+function aggregateOf(format: HopFormat, bytes: Uint8Array): string {
+  try {
+    const { aggregate_type: type, aggregate_id: id } =
+      format === 'proto' ? proto.requestDeserialize(Buffer.from(bytes)) : jsonBodyOf(bytes);
+    return `${String(type)}/${String(id)}`;
+  } catch {
+    return '';
   }
 }
 

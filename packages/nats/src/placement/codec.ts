@@ -52,6 +52,19 @@ function tokenField(value: unknown, field: string, max: number): string {
   return value;
 }
 
+/** A NATS subject: dot-separated tokens without wildcards or spaces. */
+const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+function subjectField(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length > 256 || !SUBJECT.test(value)) {
+    throw new FieldError(
+      field,
+      `expected a NATS subject without wildcards, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
 function intField(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new FieldError(
@@ -109,6 +122,9 @@ export function parseNode(value: unknown): NodeRecord {
   return {
     id: nodeIdField(v.id, 'id'),
     grpcAddress: tokenField(v.grpcAddress, 'grpcAddress', 256),
+    ...(v.commandSubject === undefined
+      ? {}
+      : { commandSubject: subjectField(v.commandSubject, 'commandSubject') }),
     adminAddress: tokenField(v.adminAddress, 'adminAddress', 256),
     tenantRange: tokenField(v.tenantRange, 'tenantRange', 128),
     weight: intField(v.weight, 'weight', 1, MAX_WEIGHT),
@@ -221,15 +237,16 @@ export function decodeJson(bytes: Uint8Array): unknown {
 
 /** The value with only the known fields, in a fixed order. */
 export function encodeNode(node: NodeRecord): string {
-  const { id, grpcAddress, adminAddress, tenantRange, weight, status, heartbeatAt } = node;
+  const { id, grpcAddress, commandSubject, adminAddress, tenantRange, weight, status } = node;
   return JSON.stringify({
     id,
     grpcAddress,
+    commandSubject,
     adminAddress,
     tenantRange,
     weight,
     status,
-    heartbeatAt,
+    heartbeatAt: node.heartbeatAt,
   });
 }
 

@@ -66,6 +66,8 @@ export interface WriteOptions {
 export interface NodeRegistration {
   readonly id: string;
   readonly grpcAddress: string;
+  /** NATS subject of the node's command inbox (see `NodeRecord`). */
+  readonly commandSubject?: string;
   readonly adminAddress: string;
   readonly tenantRange: string;
   /** @default 1 */

@@ -15,6 +15,11 @@ export interface NodeRecord {
   readonly id: string;
   /** Where routers forward gRPC calls (`host:port`). */
   readonly grpcAddress: string;
+  /**
+   * NATS subject where the node answers forwarded commands (request-reply);
+   * absent on nodes older than that hop, which routers reach over gRPC.
+   */
+  readonly commandSubject?: string;
   /** Admin HTTP endpoint (`host:port` or URL). */
   readonly adminAddress: string;
   /** Swarm `tenant_range` label value of the node's service. */

@@ -1,0 +1,61 @@
+// The router → node hop for commands: NATS request-reply on the node's own
+// subject, the client's bytes passed through untouched (docs/serving-path.md).
+// One request carries one SubmitCommand in the client's own encoding; the
+// reply is the answer in that same encoding, or an error in headers.
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { isTenantfoldError, NotOwnerError, statusFor } from '@tenantfold/core';
+import type { SubmitCommandRequest } from './calls.js';
+import { tenantfoldProtos } from './protos.js';
+import { ERROR_CODE_KEY, OWNER_NODE_KEY } from './status.js';
+
+/** How a forwarded command body is encoded: gRPC's protobuf or the HTTP API's JSON. */
+export type HopFormat = 'proto' | 'json';
+
+/** Headers of a forwarded command (the call's own context travels as its gRPC metadata names). */
+export const HOP_HEADERS = {
+  tenant: 'x-tenant-id',
+  correlationId: 'x-correlation-id',
+  traceparent: 'traceparent',
+  format: 'tf-format',
+  /** On an error reply: the node's code, owner, and the gRPC status it maps to. */
+  errorCode: ERROR_CODE_KEY,
+  owner: OWNER_NODE_KEY,
+  grpcStatus: 'tf-grpc-status',
+} as const;
+
+/** The subject a node answers forwarded commands on, unique per placement bucket. */
+export function commandSubject(placementBucket: string, nodeId: string): string {
+  return `tenantfold.${placementBucket}.${nodeId}.commands`;
+}
+
+/** An error as an error reply carries it: headers, and the message as the body. */
+export function hopErrorOf(error: unknown): {
+  headers: Record<string, string>;
+  message: string;
+} {
+  if (!isTenantfoldError(error)) {
+    return {
+      headers: { [HOP_HEADERS.errorCode]: 'INTERNAL', [HOP_HEADERS.grpcStatus]: '13' },
+      message: 'internal error',
+    };
+  }
+  return {
+    headers: {
+      [HOP_HEADERS.errorCode]: error.code,
+      [HOP_HEADERS.grpcStatus]: String(statusFor(error).grpc),
+      ...(error instanceof NotOwnerError && error.owner !== undefined
+        ? { [HOP_HEADERS.owner]: error.owner }
+        : {}),
+    },
+    message: error.message,
+  };
+}
+
+/** SubmitCommand's protobuf codec: the one the gRPC services use (proto-loader's options). */
+export function submitCommandCodec(): MethodDefinition<SubmitCommandRequest, object> {
+  const service = tenantfoldProtos().definition['tenantfold.v1.CommandService'] as Record<
+    string,
+    MethodDefinition<SubmitCommandRequest, object>
+  >;
+  return service.SubmitCommand!;
+}
