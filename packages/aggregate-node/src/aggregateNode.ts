@@ -16,7 +16,7 @@ import {
   openJetStreamBackend,
   PlacementStore,
 } from '@tenantfold/nats';
-import { SubscriptionLimits } from '@tenantfold/query';
+import { SubscriptionLimits } from '@tenantfold/query/live';
 import { pino } from 'pino';
 import type { AdminRequest } from './admin/adminServer.js';
 import { AdminServer } from './admin/adminServer.js';
