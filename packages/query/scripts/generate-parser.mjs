@@ -4,14 +4,13 @@
 // of the grammar; test/generatedParser.unit.test.ts fails while they differ.
 // Usage: node scripts/generate-parser.mjs [OUT_DIR] (default: generated/)
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = resolve(fileURLToPath(import.meta.url), '../..');
 const outDir = resolve(process.argv[2] ?? join(packageDir, 'generated'));
-const peggy = createRequire(import.meta.url).resolve('peggy/bin/peggy.js');
+const peggy = fileURLToPath(import.meta.resolve('peggy/bin/peggy.js'));
 
 const run = spawnSync(
   process.execPath,
