@@ -2,10 +2,10 @@
 # Assembles the runtime tree of the three tenantfold services from a built
 # checkout (npm ci + tsc -b done): their workspace packages (package.json and
 # what its `files` ship), only the production dependencies they reach (so the
-# test kit and its testcontainers stay out), protos, the example manifest, the
-# health check, and /bin links for the three commands. Used by the Dockerfile's
-# compiled stage and by docker/build-images.sh for offline builds (host-built
-# native modules).
+# test kit and its testcontainers stay out; wire ships the protos), the example
+# manifest, the health check, and /bin links for the three commands. Used by
+# the Dockerfile's compiled stage and by docker/build-images.sh for offline
+# builds (host-built native modules).
 # Usage: docker/assemble-app.sh SRC DEST
 set -eu
 src=$(cd "$1" && pwd)
@@ -44,7 +44,7 @@ for path in $(echo "$list" | grep "^$src/node_modules/" | sed "s|^$src/||" | sor
   esac
 done
 
-cp -a "$src/proto" "$src/examples" "$dest/"
+cp -a "$src/examples" "$dest/"
 cp -a "$src/docker/healthcheck.mjs" "$src/docker/env-from-files.mjs" "$dest/docker/"
 # tsc writes the entry points without the execute bit that npm's bin links would set.
 for bin in aggregate-node:tenantfold-node gateway-router:tenantfold-router placement-controller:placementctl; do
