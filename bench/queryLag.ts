@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { AggregateNode, loadNodeConfig } from '@tenantfold/aggregate-node';
 import { silentLogger } from '@tenantfold/core';
-import { decodeNotification, stateSubject } from '@tenantfold/query';
+import { decodeNotification, stateSubject } from '@tenantfold/query/live';
 import { startNatsServer } from '@tenantfold/testkit';
 import { grpcSubmitter } from './accounts.js';
 import { quantile, ROUND_MS, ROUNDS } from './lib.js';

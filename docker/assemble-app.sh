@@ -1,10 +1,11 @@
 #!/bin/sh
 # Assembles the runtime tree of the three tenantfold services from a built
 # checkout (npm ci + tsc -b done): their workspace packages (package.json and
-# dist/), only the production dependencies they reach (so the test kit and its
-# testcontainers stay out), protos, the example manifest, the health check, and
-# /bin links for the three commands. Used by the Dockerfile's compiled stage and
-# by docker/build-images.sh for offline builds (host-built native modules).
+# what its `files` ship), only the production dependencies they reach (so the
+# test kit and its testcontainers stay out; wire ships the protos), the example
+# manifest, the health check, and /bin links for the three commands. Used by
+# the Dockerfile's compiled stage and by docker/build-images.sh for offline
+# builds (host-built native modules).
 # Usage: docker/assemble-app.sh SRC DEST
 set -eu
 src=$(cd "$1" && pwd)
@@ -29,7 +30,10 @@ for path in $(echo "$list" | grep "^$src/node_modules/" | sed "s|^$src/||" | sor
     node_modules/@tenantfold/*)
       pkg=$(readlink "$src/$path" | sed 's|.*/packages/||')
       mkdir -p "$dest/packages/$pkg" "$dest/node_modules/@tenantfold"
-      cp -a "$src/packages/$pkg/package.json" "$src/packages/$pkg/dist" "$dest/packages/$pkg/"
+      # What the package ships (its `files`: dist/, and e.g. the generated parser or the protos).
+      files=$(node -p "require('$src/packages/$pkg/package.json').files.join(' ')")
+      # shellcheck disable=SC2086 # one word a path
+      (cd "$src/packages/$pkg" && cp -a package.json $files "$dest/packages/$pkg/")
       ln -s "../../packages/$pkg" "$dest/$path"
       ;;
     *)
@@ -40,7 +44,7 @@ for path in $(echo "$list" | grep "^$src/node_modules/" | sed "s|^$src/||" | sor
   esac
 done
 
-cp -a "$src/proto" "$src/examples" "$dest/"
+cp -a "$src/examples" "$dest/"
 cp -a "$src/docker/healthcheck.mjs" "$src/docker/env-from-files.mjs" "$dest/docker/"
 # tsc writes the entry points without the execute bit that npm's bin links would set.
 for bin in aggregate-node:tenantfold-node gateway-router:tenantfold-router placement-controller:placementctl; do

@@ -17,7 +17,7 @@ import {
   openJetStreamBackend,
   PlacementStore,
 } from '@tenantfold/nats';
-import { SubscriptionLimits } from '@tenantfold/query';
+import { SubscriptionLimits } from '@tenantfold/query/live';
 import { commandSubject } from '@tenantfold/wire';
 import { pino } from 'pino';
 import type { AdminRequest } from './admin/adminServer.js';

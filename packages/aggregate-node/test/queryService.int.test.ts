@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { StreamKey } from '@tenantfold/core';
 import { JetStreamEventLog } from '@tenantfold/nats';
-import { decodeNotification, stateSubject } from '@tenantfold/query';
+import { decodeNotification, stateSubject } from '@tenantfold/query/live';
 import { commitOf } from '@tenantfold/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AggregateNode } from '@tenantfold/aggregate-node';

@@ -1,7 +1,7 @@
 import type { Logger } from '@tenantfold/core';
 import { dataLimitsOf, ValidationError } from '@tenantfold/core';
 import { readPlacementFile } from '@tenantfold/nats';
-import { SubscriptionLimits } from '@tenantfold/query';
+import { SubscriptionLimits } from '@tenantfold/query/live';
 import { pino } from 'pino';
 import type { RouterConfig } from './config/routerConfig.js';
 import { CommandHop } from './forwarding/commandHop.js';

@@ -1,5 +1,5 @@
 import { silentLogger } from '@tenantfold/core';
-import { SubscriptionLimits } from '@tenantfold/query';
+import { SubscriptionLimits } from '@tenantfold/query/live';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandHop } from '../src/forwarding/commandHop.js';
 import { Forwarder } from '../src/forwarding/forwarder.js';

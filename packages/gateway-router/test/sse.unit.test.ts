@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { get } from 'node:http';
-import { SubscriberBuffer } from '@tenantfold/query';
+import { SubscriberBuffer } from '@tenantfold/query/live';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sseError, sseEvent, writeEvents } from '../src/ingress/sse.js';
 import type { RoutedChange } from '../src/subscriptions/routedSubscription.js';

@@ -1,26 +1,8 @@
-// @tenantfold/query: the filter language, its SQL and in-memory back ends,
-// the SQLite state read model, and the pieces live subscriptions are made of.
-export {
-  parseFilter,
-  parseSort,
-  formatFilter,
-  formatSort,
-  formatField,
-  FilterSyntaxError,
-  MAX_FILTER_LENGTH,
-  MAX_FILTER_DEPTH,
-  MAX_SORT_KEYS,
-} from './language/index.js';
-export type {
-  Filter,
-  Field,
-  Literal,
-  ComparisonOp,
-  SortKey,
-  RowFieldName,
-} from './language/index.js';
-export { matches } from './evaluate/index.js';
-export type { FilterTarget } from './evaluate/index.js';
+// @tenantfold/query: the SQLite state read model (keyset pages, signed
+// cursors, expression indexes, quarantine), the filter's SQL back end, and the
+// embedded store's query engine. This entry loads better-sqlite3; the filter
+// language (`@tenantfold/query/language`) and the live-subscription parts
+// (`@tenantfold/query/live`) are subpaths of their own that do not.
 export { compileFilter } from './sql/index.js';
 export type { SqlFragment, SqlParam } from './sql/index.js';
 export {
@@ -44,22 +26,6 @@ export type {
   IndexChanges,
   QuarantinedRow,
 } from './readModel/index.js';
-export {
-  classifyChange,
-  LiveSet,
-  SubscriberBuffer,
-  SlowSubscriberError,
-  DEFAULT_SUBSCRIBER_BUFFER,
-  notificationOf,
-  stateSubject,
-  encodeNotification,
-  decodeNotification,
-  SubscriptionLimits,
-  TooManySubscriptionsError,
-  DEFAULT_SUBSCRIPTIONS_PER_TENANT,
-  DEFAULT_SUBSCRIPTIONS_TOTAL,
-} from './live/index.js';
-export type { ChangeKind, StateNotification, SubscriptionLimitsOptions } from './live/index.js';
 export {
   sqliteQueryEngine,
   STORE_READ_MODEL_FILE,

@@ -5,8 +5,9 @@
 // original state objects.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '@tenantfold/core';
-import type { Field, Filter, Literal } from '../src/index.js';
-import { ReadModel, formatFilter, matches, parseFilter } from '../src/index.js';
+import { ReadModel } from '../src/index.js';
+import type { Field, Filter, Literal } from '../src/language.js';
+import { formatFilter, matches, parseFilter } from '../src/language.js';
 
 function prng(seed: number) {
   let a = seed >>> 0;

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@tenantfold/core';
-import {
-  FilterSyntaxError,
-  compileFilter,
-  formatFilter,
-  parseFilter,
-  parseSort,
-} from '../src/index.js';
+import { compileFilter } from '../src/index.js';
+import { FilterSyntaxError, formatFilter, parseFilter, parseSort } from '../src/language.js';
 
 function syntaxError(text: string): FilterSyntaxError {
   try {

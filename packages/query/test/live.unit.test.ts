@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UnavailableError, ValidationError, statusFor } from '@tenantfold/core';
-import type { FilterTarget } from '../src/index.js';
+import { ReadModel } from '../src/index.js';
+import type { FilterTarget } from '../src/language.js';
+import { parseFilter } from '../src/language.js';
 import {
   LiveSet,
-  ReadModel,
   SlowSubscriberError,
   SubscriberBuffer,
   SubscriptionLimits,
@@ -12,9 +13,8 @@ import {
   decodeNotification,
   encodeNotification,
   notificationOf,
-  parseFilter,
   stateSubject,
-} from '../src/index.js';
+} from '../src/live.js';
 
 const row = (version: number, balance: number): FilterTarget => ({
   id: 'acc-1',

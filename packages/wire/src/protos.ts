@@ -4,8 +4,8 @@ import { loadPackageDefinition } from '@grpc/grpc-js';
 import type { Options, PackageDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
 
-/** `proto/` at the repository root (same depth from src/ and dist/ of this package). */
-export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
+/** This package's `proto/` (shipped with it; beside both src/ and dist/). */
+export const PROTO_DIR = fileURLToPath(new URL('../proto', import.meta.url));
 
 /** How messages decode: field names as in the .proto, uint64 as numbers, set-ness of optionals visible. */
 export const PROTO_LOADER_OPTIONS: Options = {

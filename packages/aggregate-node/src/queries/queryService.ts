@@ -2,17 +2,17 @@ import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/g
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { UnavailableError, ValidationError } from '@tenantfold/core';
-import type { ReadModel, StateNotification, StateRow } from '@tenantfold/query';
+import type { ReadModel } from '@tenantfold/query';
+import { initialSet } from '@tenantfold/query';
+import { parseFilter } from '@tenantfold/query/language';
+import type { StateNotification, StateRow, SubscriptionLimits } from '@tenantfold/query/live';
 import {
   decodeNotification,
-  initialSet,
   LiveSet,
-  parseFilter,
   SlowSubscriberError,
   stateSubject,
   SubscriberBuffer,
-} from '@tenantfold/query';
-import type { SubscriptionLimits } from '@tenantfold/query';
+} from '@tenantfold/query/live';
 import type { CallContext } from '@tenantfold/wire';
 import { callContextOf, tenantOfCall, toServiceError } from '@tenantfold/wire';
 import { unary } from '../grpc/unary.js';

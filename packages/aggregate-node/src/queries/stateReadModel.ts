@@ -19,15 +19,8 @@ import type {
   StateSource,
   UnfoldableState,
 } from '@tenantfold/query';
-import {
-  changeOf,
-  encodeNotification,
-  latestStates,
-  notificationOf,
-  quarantineIn,
-  ReadModel,
-  stateSubject,
-} from '@tenantfold/query';
+import { changeOf, latestStates, quarantineIn, ReadModel } from '@tenantfold/query';
+import { encodeNotification, notificationOf, stateSubject } from '@tenantfold/query/live';
 
 export interface StateReadModelOptions {
   /** The database file (its directory is created). */

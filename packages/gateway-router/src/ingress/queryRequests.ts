@@ -1,6 +1,6 @@
 import { AggregateId, AggregateType, ValidationError } from '@tenantfold/core';
-import type { Filter } from '@tenantfold/query';
-import { parseFilter, parseSort } from '@tenantfold/query';
+import type { Filter } from '@tenantfold/query/language';
+import { parseFilter, parseSort } from '@tenantfold/query/language';
 
 /** `tenantfold.v1.QueryRequest` without the tenant, checked. */
 export interface QueryMessage {

@@ -1,8 +1,9 @@
 import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Logger, TenantId } from '@tenantfold/core';
-import type { Filter, StateNotification, StateRow } from '@tenantfold/query';
-import { LiveSet, SubscriberBuffer } from '@tenantfold/query';
+import type { Filter } from '@tenantfold/query/language';
+import type { StateNotification, StateRow } from '@tenantfold/query/live';
+import { LiveSet, SubscriberBuffer } from '@tenantfold/query/live';
 import type { NodeRecord } from '@tenantfold/nats';
 import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
 import { NodeAnswerError, RetryLaterError } from '../forwarding/errors.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '@tenantfold/core';
-import type { SubscriptionLimits } from '@tenantfold/query';
+import type { SubscriptionLimits } from '@tenantfold/query/live';
 import type { MoveReason, RoutedSubscriptionOptions, Upstreams } from './routedSubscription.js';
 import { RoutedSubscription } from './routedSubscription.js';
 

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, TenantId } from '@tenantfold/core';
-import type { StateNotification } from '@tenantfold/query';
-import { decodeNotification, stateSubject } from '@tenantfold/query';
+import type { StateNotification } from '@tenantfold/query/live';
+import { decodeNotification, stateSubject } from '@tenantfold/query/live';
 
 /**
  * Delivers the state notifications of one tenant's aggregate type (core NATS,

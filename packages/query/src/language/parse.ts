@@ -1,6 +1,12 @@
-import { readFileSync } from 'node:fs';
-import peggy from 'peggy';
 import { ValidationError } from '@tenantfold/core';
+// The parser peggy generated from grammar/filter.peggy (scripts/generate-parser.mjs;
+// committed, and test/generatedParser.unit.test.ts checks it is up to date), so
+// no process compiles the grammar at run time. `generated/` sits beside both
+// src/ and dist/, so the same path works for both.
+import {
+  parse as parseGrammar,
+  SyntaxError as GrammarSyntaxError,
+} from '../../generated/filterParser.js';
 import type { Filter, SortKey } from './ast.js';
 
 /** Longest filter or sort text accepted, in characters. */
@@ -27,19 +33,6 @@ export class FilterSyntaxError extends ValidationError {
   }
 }
 
-// The grammar stays a .peggy file (readable, diffable) and is compiled on first
-// use: a few milliseconds once per process, and no generated file to keep in
-// step. `grammar/` sits beside both src/ and dist/, so the same URL works for both.
-const GRAMMAR_URL = new URL('../../grammar/filter.peggy', import.meta.url);
-let parser: peggy.Parser | undefined;
-
-function grammarParser(): peggy.Parser {
-  parser ??= peggy.generate(readFileSync(GRAMMAR_URL, 'utf8'), {
-    allowedStartRules: ['Filter', 'Sort'],
-  });
-  return parser;
-}
-
 function run(text: unknown, field: string, startRule: 'Filter' | 'Sort'): unknown {
   if (typeof text !== 'string') throw new ValidationError(`${field} must be a string`, field);
   if (text.length > MAX_FILTER_LENGTH) {
@@ -49,9 +42,9 @@ function run(text: unknown, field: string, startRule: 'Filter' | 'Sort'): unknow
     );
   }
   try {
-    return grammarParser().parse(text, { startRule });
+    return parseGrammar(text, { startRule }) as unknown;
   } catch (error) {
-    if (error instanceof grammarParser().SyntaxError) {
+    if (error instanceof GrammarSyntaxError) {
       const { offset, line, column } = error.location.start;
       const reason = error.message.replace(/\.$/, '');
       throw new FilterSyntaxError(field, reason, offset, line, column, { cause: error });
