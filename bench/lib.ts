@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { Decider } from '@tenantfold/core';
 import { DomainError } from '@tenantfold/core';
+import { connectNats } from '@tenantfold/nats';
 
 function positiveInteger(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -110,12 +110,12 @@ export function summarise(kind: string, concurrency: number, rounds: readonly Ro
 
 /**
  * The stream the raw case appends to (file storage, as the engine's), on a
- * connection set up as a node's: no async stack traces (a capture per request).
+ * connection set up as a node's (`connectNats`: no async stack traces).
  */
 export async function openRawStream(
   servers: string,
 ): Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }> {
-  const nc = await connect({ servers, name: 'bench-raw', noAsyncTraces: true });
+  const nc = await connectNats({ natsServers: [servers] }, { name: 'bench-raw' });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({
     name: 'RAW',
