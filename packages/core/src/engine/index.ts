@@ -9,6 +9,7 @@ export { AggregateStore, AggregateStoreBuilder } from './aggregateStore.js';
 export type { AggregateHandle, GetOptions } from './aggregateStore.js';
 export { DEFAULT_STORE_OPTIONS } from './storeOptions.js';
 export type { AggregateStoreOptions, ActorSettings, CommitObserver } from './storeOptions.js';
+export { parseStateRecord } from './queryEngine.js';
 export type {
   QueryEngine,
   QueryEngineContext,
