@@ -6,7 +6,8 @@ import type { Filter, StateNotification, StateRow } from '@tenantfold/query';
 import { LiveSet, SubscriberBuffer } from '@tenantfold/query';
 import type { NodeRecord } from '@tenantfold/nats';
 import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
-import { NodeAnswerError, RetryLaterError } from '../forwarding/errors.js';
+import { RetryLaterError } from '../errors.js';
+import { NodeAnswerError } from '../forwarding/errors.js';
 
 /** `tenantfold.v1.StateChange` as proto-loader decodes it (enums as strings). */
 export interface StateChangeMessage {
