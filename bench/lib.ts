@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { Decider } from '@tenantfold/core';
 import { DomainError } from '@tenantfold/core';
+import { connectNats } from '@tenantfold/nats';
 
 function positiveInteger(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -108,14 +108,38 @@ export function summarise(kind: string, concurrency: number, rounds: readonly Ro
   };
 }
 
+/** One measured case: a round of it in round `round` (1-based) at `concurrency`. */
+export type Case = (round: number, concurrency: (typeof CONCURRENCY)[number]) => Promise<Round>;
+
+/**
+ * Runs every case at each of CONCURRENCY for ROUNDS rounds, interleaved round
+ * by round so that drift (page cache, GC, the streams growing) hits every case
+ * alike. Returns the summaries per concurrency, the cases in the order given.
+ */
+export async function interleavedRounds(cases: Readonly<Record<string, Case>>): Promise<Summary[]> {
+  const results = new Map<string, Round[]>();
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const c of CONCURRENCY) {
+      for (const [kind, run] of Object.entries(cases)) {
+        const key = `${kind}/${c}`;
+        results.set(key, [...(results.get(key) ?? []), await run(r, c)]);
+      }
+    }
+    process.stdout.write(`round ${r}/${ROUNDS} done\n`);
+  }
+  return CONCURRENCY.flatMap((c) =>
+    Object.keys(cases).map((kind) => summarise(kind, c, results.get(`${kind}/${c}`)!)),
+  );
+}
+
 /**
  * The stream the raw case appends to (file storage, as the engine's), on a
- * connection set up as a node's: no async stack traces (a capture per request).
+ * connection set up as a node's (`connectNats`: no async stack traces).
  */
 export async function openRawStream(
   servers: string,
 ): Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }> {
-  const nc = await connect({ servers, name: 'bench-raw', noAsyncTraces: true });
+  const nc = await connectNats({ natsServers: [servers] }, { name: 'bench-raw' });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({
     name: 'RAW',

@@ -33,12 +33,12 @@ import type { Round } from './lib.js';
 import { CpuMeter, cpuMsOf, startService } from './process.js';
 import {
   CONCURRENCY,
+  interleavedRounds,
   openRawStream,
   quantile,
   rawCase,
   ROUND_MS,
   ROUNDS,
-  summarise,
   table,
   Tally,
 } from './lib.js';
@@ -192,42 +192,24 @@ async function main(): Promise<void> {
       await grpc.warm(c);
     }
 
-    const results = new Map<string, Round[]>();
-    const record = (kind: 'raw' | 'node', c: number, r: Round) => {
-      const key = `${kind}/${c}`;
-      results.set(key, [...(results.get(key) ?? []), r]);
-    };
-    // Interleaved, so that drift (page cache, GC, the streams growing) hits both alike.
-    for (let r = 1; r <= ROUNDS; r++) {
-      for (const c of CONCURRENCY) {
-        record(
-          'raw',
-          c,
-          await cpu.charge(
-            (p) => `raw_${p}/${c}`,
-            () => rawCase(js, r, c),
-          ),
-        );
-        record(
-          'node',
-          c,
-          await cpu.charge(
-            (p) => `${p}/${c}`,
-            () => grpc.deposit(c, r * 997),
-          ),
-        );
-      }
-      process.stdout.write(`round ${r}/${ROUNDS} done\n`);
-    }
+    const summaries = await interleavedRounds({
+      raw: (r, c) =>
+        cpu.charge(
+          (p) => `raw_${p}/${c}`,
+          () => rawCase(js, r, c),
+        ),
+      node: (r, c) =>
+        cpu.charge(
+          (p) => `${p}/${c}`,
+          () => grpc.deposit(c, r * 997),
+        ),
+    });
 
     const rehydration = [
       await rehydrationCase(server.url, 0),
       await rehydrationCase(server.url, 1_000),
     ];
 
-    const summaries = CONCURRENCY.flatMap((c) =>
-      (['raw', 'node'] as const).map((kind) => summarise(kind, c, results.get(`${kind}/${c}`)!)),
-    );
     console.log('');
     console.log(table(summaries));
     for (const r of rehydration) {

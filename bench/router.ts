@@ -32,8 +32,16 @@ import {
   httpSubmitter,
   openAccounts,
 } from './accounts.js';
-import type { Round } from './lib.js';
-import { CONCURRENCY, openRawStream, rawCase, ROUND_MS, ROUNDS, summarise, table } from './lib.js';
+import type { Case } from './lib.js';
+import {
+  CONCURRENCY,
+  interleavedRounds,
+  openRawStream,
+  rawCase,
+  ROUND_MS,
+  ROUNDS,
+  table,
+} from './lib.js';
 import { CpuMeter, cpuMsOf, startService } from './process.js';
 
 const LOOKUPS = 1_000_000;
@@ -136,33 +144,20 @@ async function main(): Promise<void> {
       router: () => routerProcess.cpuMs(),
       nats: () => cpuMsOf(server.pid!),
     });
-    const results = new Map<string, Round[]>();
-    const record = (kind: string, c: number, r: Round) => {
-      results.set(`${kind}/${c}`, [...(results.get(`${kind}/${c}`) ?? []), r]);
-    };
-    // Interleaved, so that drift (page cache, GC, the stream growing) hits every case alike.
-    for (let r = 1; r <= ROUNDS; r++) {
-      for (const c of CONCURRENCY) {
-        record('raw', c, await rawCase(js, r, c));
-        for (const [kind, submit] of Object.entries(cases)) {
-          record(
-            kind,
-            c,
-            await cpu.charge(
-              (p) => `${p}/${kind}`,
-              () => depositCase(submit, c, r * 997),
-            ),
-          );
-        }
-      }
-      process.stdout.write(`round ${r}/${ROUNDS} done\n`);
-    }
+    const deposits =
+      (kind: keyof typeof cases): Case =>
+      (r, c) =>
+        cpu.charge(
+          (p) => `${p}/${kind}`,
+          () => depositCase(cases[kind], c, r * 997),
+        );
+    const summaries = await interleavedRounds({
+      raw: (r, c) => rawCase(js, r, c),
+      node: deposits('node'),
+      router: deposits('router'),
+      http: deposits('http'),
+    });
     const lookup = lookupCost();
-
-    const kinds = ['raw', ...Object.keys(cases)];
-    const summaries = CONCURRENCY.flatMap((c) =>
-      kinds.map((kind) => summarise(kind, c, results.get(`${kind}/${c}`)!)),
-    );
     console.log('');
     console.log(table(summaries));
     console.log(

@@ -17,16 +17,16 @@ import { AggregateStore as Store } from '@tenantfold/core';
 import type { JetStreamBackend } from '@tenantfold/nats';
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { startNatsServer } from '@tenantfold/testkit';
-import type { Round, TallyCommand, TallyState } from './lib.js';
+import type { TallyCommand, TallyState } from './lib.js';
 import {
   CONCURRENCY,
+  interleavedRounds,
   openRawStream,
   quantile,
   rawCase,
   round,
   ROUND_MS,
   ROUNDS,
-  summarise,
   table,
   Tally,
 } from './lib.js';
@@ -126,25 +126,13 @@ async function main(): Promise<void> {
     );
     const commitBytes = Buffer.byteLength(JSON.stringify({ ...sampleCommit, position: undefined }));
 
-    const results = new Map<string, Round[]>();
-    const record = (kind: 'raw' | 'engine', c: number, r: Round) => {
-      const key = `${kind}/${c}`;
-      results.set(key, [...(results.get(key) ?? []), r]);
-    };
-    // Interleaved, so that drift (page cache, GC, the stream growing) hits both alike.
-    for (let r = 1; r <= ROUNDS; r++) {
-      for (const c of CONCURRENCY) {
-        record('raw', c, await rawCase(js, r, c));
-        record('engine', c, await engineCase(handles.get(c)!, c));
-      }
-      process.stdout.write(`round ${r}/${ROUNDS} done\n`);
-    }
+    const summaries = await interleavedRounds({
+      raw: (r, c) => rawCase(js, r, c),
+      engine: (_, c) => engineCase(handles.get(c)!, c),
+    });
 
     const reads = await readCases(store, backend.eventLog, jsm);
 
-    const summaries = CONCURRENCY.flatMap((c) =>
-      (['raw', 'engine'] as const).map((kind) => summarise(kind, c, results.get(`${kind}/${c}`)!)),
-    );
     console.log('');
     console.log(table(summaries));
     console.log(`engine commit message: ${commitBytes} bytes of JSON (raw payload: 150 bytes)`);

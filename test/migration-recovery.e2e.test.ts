@@ -3,7 +3,6 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { TenantId } from '@tenantfold/core';
 import { TenantId as Tenant } from '@tenantfold/core';
 import type { MigrationPhase, Placement } from '@tenantfold/nats';
@@ -14,12 +13,11 @@ import {
   Migrator,
   NodeAdminClient,
 } from '@tenantfold/placement-controller';
-import type { CapturedRun } from '@tenantfold/placement-controller/testing';
-import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
 import { grpcClient } from './support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
+import { placementctl, removePlacementctlBucket } from './support/placementctl.js';
 
 let cluster: TestCluster;
 /** A complete read of the cluster's placement (PlacementStore.load can miss a heartbeating node). */
@@ -39,10 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
-  if (cluster !== undefined) {
-    const jsm = await jetstreamManager(cluster.nc);
-    await jsm.streams.delete(`KV_${cluster.names.placementBucket}_FROZEN`).catch(() => undefined);
-  }
+  if (cluster !== undefined) await removePlacementctlBucket(cluster);
   await cluster?.stop();
 });
 
@@ -51,17 +46,6 @@ const deposit = (id: string, amount: number) => ({
   aggregate_id: id,
   payload_json: JSON.stringify({ type: 'Deposit', data: { amount } }),
 });
-
-/** placementctl in this process, on the cluster's stream, subjects and bucket. */
-function placementctl(...argv: string[]): Promise<CapturedRun> {
-  return runCaptured(argv, {
-    PLACEMENTCTL_NATS_URL: inject('natsUrl'),
-    PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
-    PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
-    PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
-    PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
-  });
-}
 
 /** A new tenant with one open account, on whichever node the ring gives it. */
 async function openTenant(prefix: string): Promise<{ tenant: TenantId; from: string; to: string }> {
@@ -109,7 +93,7 @@ async function abandonAt(
 describe('placementctl migrate', () => {
   it('shows each phase as it happens and a summary with the phase times and the hold', async () => {
     const { tenant, from, to } = await openTenant('human');
-    const run = await placementctl('migrate', tenant, '--to', to);
+    const run = await placementctl(cluster, 'migrate', tenant, '--to', to);
     expect(run.code, run.err).toBe(EXIT.OK);
     const phases = ['PREPARING', 'WARMING', 'DRAINING', 'VERIFYING', 'SWAPPING', 'DONE'];
     expect(run.err.split('\n').map((line) => line.trim().split(' ')[0])).toEqual([...phases, '']);
@@ -158,7 +142,7 @@ describe('migration failures', () => {
   it('a restarted controller rolls back a migration it left in DRAINING: the source takes commands again', async () => {
     const { tenant, from, to } = await openTenant('died-draining');
     await abandonAt(tenant, from, to, 'DRAINING');
-    const recovered = await placementctl('--json', 'migrate', tenant, '--recover');
+    const recovered = await placementctl(cluster, '--json', 'migrate', tenant, '--recover');
     expect(recovered.code, recovered.err).toBe(EXIT.FAILED); // rolled back
     expect(JSON.parse(recovered.out)).toMatchObject({
       outcome: 'ROLLED_BACK',
@@ -174,7 +158,7 @@ describe('migration failures', () => {
   it('a restarted controller finishes a swap it left in SWAPPING: the target owns the tenant', async () => {
     const { tenant, from, to } = await openTenant('died-swapping');
     await abandonAt(tenant, from, to, 'SWAPPING');
-    const recovered = await placementctl('--json', 'migrate', tenant, '--recover');
+    const recovered = await placementctl(cluster, '--json', 'migrate', tenant, '--recover');
     expect(recovered.code, recovered.err).toBe(EXIT.OK);
     expect(JSON.parse(recovered.out)).toMatchObject({ outcome: 'DONE', from, to });
     const placement = await loadPlacement();
@@ -183,7 +167,7 @@ describe('migration failures', () => {
     const answer = await client.submit(deposit('acc', 7), { 'x-tenant-id': tenant });
     expect(Number(answer.version)).toBe(2);
     // Nothing left to recover.
-    const again = await placementctl('--json', 'migrate', tenant, '--recover');
+    const again = await placementctl(cluster, '--json', 'migrate', tenant, '--recover');
     expect(JSON.parse(again.out)).toEqual({ tenant, recovered: false });
   });
 
@@ -225,9 +209,9 @@ describe('migration failures', () => {
   it('refuses to start a second migration of a tenant in flight (exit 4)', async () => {
     const { tenant, from, to } = await openTenant('busy');
     await abandonAt(tenant, from, to, 'DRAINING');
-    const refused = await placementctl('migrate', tenant, '--to', to);
+    const refused = await placementctl(cluster, 'migrate', tenant, '--to', to);
     expect(refused.code).toBe(EXIT.CONFLICT);
     expect(refused.err).toContain(`placementctl migrate ${tenant} --recover`);
-    expect((await placementctl('migrate', tenant, '--recover')).code).toBe(EXIT.FAILED);
+    expect((await placementctl(cluster, 'migrate', tenant, '--recover')).code).toBe(EXIT.FAILED);
   });
 });

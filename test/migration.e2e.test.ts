@@ -4,7 +4,6 @@ import type { StoredCommit, TenantId } from '@tenantfold/core';
 import { StreamKey, TenantId as Tenant, Uuid } from '@tenantfold/core';
 import type { Placement } from '@tenantfold/nats';
 import { JetStreamEventLog, resolveOwner } from '@tenantfold/nats';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { AggregatePosition, MigrationResult } from '@tenantfold/placement-controller';
 import {
   EXIT,
@@ -13,12 +12,11 @@ import {
   NodeAdminClient,
 } from '@tenantfold/placement-controller';
 import { commitOf } from '@tenantfold/testkit';
-import type { CapturedRun } from '@tenantfold/placement-controller/testing';
-import { runCaptured } from '@tenantfold/placement-controller/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GrpcClient } from './support/clients.js';
 import { grpcClient, metricSum } from './support/clients.js';
 import { ADMIN_TOKEN, TestCluster } from './support/cluster.js';
+import { placementctl, removePlacementctlBucket } from './support/placementctl.js';
 
 let cluster: TestCluster;
 /** A complete read of the cluster's placement (PlacementStore.load can miss a heartbeating node). */
@@ -39,24 +37,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of clients ?? []) client.close();
-  if (cluster !== undefined) {
-    // placementctl's own bucket beside the placement bucket
-    const jsm = await jetstreamManager(cluster.nc);
-    await jsm.streams.delete(`KV_${cluster.names.placementBucket}_FROZEN`).catch(() => undefined);
-  }
+  if (cluster !== undefined) await removePlacementctlBucket(cluster);
   await cluster?.stop();
 });
-
-/** placementctl in this process, on the cluster's stream, subjects and bucket. */
-function placementctl(...argv: string[]): Promise<CapturedRun> {
-  return runCaptured(argv, {
-    PLACEMENTCTL_NATS_URL: inject('natsUrl'),
-    PLACEMENTCTL_STREAM: cluster.names.storage.streamName,
-    PLACEMENTCTL_SUBJECT_PREFIX: cluster.names.storage.subjectPrefix,
-    PLACEMENTCTL_PLACEMENT_BUCKET: cluster.names.placementBucket,
-    PLACEMENTCTL_ADMIN_TOKEN: ADMIN_TOKEN,
-  });
-}
 
 const command = (id: string, type: string, data: Record<string, unknown>, commandId = '') => ({
   command_id: commandId,
@@ -291,12 +274,12 @@ describe('tenant migration', () => {
         'x-tenant-id': tenant,
       });
     }
-    const added = await placementctl('--json', 'nodes', 'add', 'node-d');
+    const added = await placementctl(cluster, '--json', 'nodes', 'add', 'node-d');
     expect(added.code, added.err).toBe(EXIT.OK);
     const frozen = (JSON.parse(added.out) as { frozen: number }).frozen;
     await cluster.startNode('node-d');
     // Joining moved nobody: the plan is exactly the frozen tenants, onto node-d.
-    const plan = JSON.parse((await placementctl('--json', 'rebalance', '--plan')).out) as {
+    const plan = JSON.parse((await placementctl(cluster, '--json', 'rebalance', '--plan')).out) as {
       moves: Array<{ tenant: string; to: string }>;
     };
     expect(plan.moves).toHaveLength(frozen);
@@ -321,7 +304,14 @@ describe('tenant migration', () => {
         });
       }
     });
-    const applied = await placementctl('--json', 'rebalance', '--apply', '--concurrency', '3');
+    const applied = await placementctl(
+      cluster,
+      '--json',
+      'rebalance',
+      '--apply',
+      '--concurrency',
+      '3',
+    );
     running = false;
     await Promise.all(traffic);
     expect(applied.code, applied.err + applied.out).toBe(EXIT.OK);
@@ -349,7 +339,7 @@ describe('tenant migration', () => {
     );
     expect(
       (
-        JSON.parse((await placementctl('--json', 'rebalance', '--plan')).out) as {
+        JSON.parse((await placementctl(cluster, '--json', 'rebalance', '--plan')).out) as {
           moves: unknown[];
         }
       ).moves,

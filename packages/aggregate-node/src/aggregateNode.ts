@@ -1,7 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { AggregateStoreOptions, Logger, TenantId } from '@tenantfold/core';
 import {
   dataLimitsOf,
@@ -12,6 +11,7 @@ import {
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
+  connectNats,
   DEFAULT_PLACEMENT_BUCKET,
   guardBackend,
   openJetStreamBackend,
@@ -98,13 +98,7 @@ export class AggregateNode {
   static async start(config: NodeConfig, options: NodeStartOptions = {}): Promise<AggregateNode> {
     const logger: Logger =
       options.logger ?? pino({ level: config.logLevel, base: { node_id: config.nodeId } });
-    const nc = await connect({
-      servers: [...config.natsServers],
-      name: `tenantfold-node-${config.nodeId}`,
-      noAsyncTraces: true,
-      ...(config.natsUser === '' ? {} : { user: config.natsUser, pass: config.natsPassword }),
-      ...(config.natsToken === '' ? {} : { token: config.natsToken }),
-    });
+    const nc = await connectNats(config, { name: `tenantfold-node-${config.nodeId}` });
     const backend = await openJetStreamBackend({
       ...options.storage,
       nc,

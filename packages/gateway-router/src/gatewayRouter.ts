@@ -91,10 +91,7 @@ export class GatewayRouter {
       m.placementFromFile.set(cache.source === 'file' ? 1 : 0);
     });
     const link = new KvLink({
-      servers: config.natsServers,
-      user: config.natsUser,
-      password: config.natsPassword,
-      token: config.natsToken,
+      nats: config,
       bucket: config.placementBucket,
       timeoutMs: config.natsConnectTimeoutMs,
       cache,

@@ -2,7 +2,7 @@ import { TenantId as Tenant } from '@tenantfold/core';
 import type { MigrationPhase, NodeRecord } from '@tenantfold/nats';
 import { createPlacement } from '@tenantfold/nats';
 import { describe, expect, it } from 'vitest';
-import { RetryLaterError } from '../src/forwarding/errors.js';
+import { RetryLaterError } from '../src/errors.js';
 import { CutoverHold } from '../src/holding/cutoverHold.js';
 import type { HoldOutcome } from '../src/metrics/routerMetrics.js';
 

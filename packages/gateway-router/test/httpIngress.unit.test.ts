@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { connect } from 'node:net';
 import { MAX_PAYLOAD_BYTES, NotFoundError, silentLogger, ValidationError } from '@tenantfold/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RetryLaterError } from '../src/forwarding/errors.js';
+import { RetryLaterError } from '../src/errors.js';
 import type { HttpContext } from '../src/ingress/httpIngress.js';
 import { HttpIngress, route } from '../src/ingress/httpIngress.js';
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
 import { TimeoutError, connect } from '@nats-io/transport-node';
 import type { NatsServer } from '@tenantfold/testkit';
 import { startNatsServer } from '@tenantfold/testkit';
@@ -24,8 +23,9 @@ describe('CircuitBreaker around a real NATS KV call', () => {
       reconnectTimeWait: 50,
     });
     try {
-      const store = await PlacementStore.open(jetstream(nc, { timeout: 300 }), {
+      const store = await PlacementStore.open(nc, {
         bucket: `TP_BREAKER_${randomUUID().slice(0, 8)}`,
+        requestTimeoutMs: 300,
       });
       await store.registerNode({
         id: 'n1',

@@ -18,32 +18,7 @@ import {
 import type { Commit, StoredCommit } from '../eventLog/index.js';
 import type { StorageBackend } from '../storage/index.js';
 import type { AnyDecider } from './decider.js';
-import type { Logger } from './logger.js';
-
-export interface ActorSettings {
-  /** What a decider's events are held to before anything is appended. */
-  readonly limits: DataLimits;
-  readonly snapshotEvery: number;
-  readonly maxRetries: number;
-  readonly retryBackoffMs: number;
-  readonly idempotencyWindow: number;
-  readonly logger: Logger;
-  readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
-  /** Told of each commit this actor writes (a node's read model). */
-  readonly commitObserver?: CommitObserver;
-}
-
-/**
- * Follows the commits the engine writes: `appended` as soon as the log
- * acknowledged one, then `committed` with the state it evolved to, or
- * `failed` when evolving it threw. Called in the actor's mailbox, before the
- * command's result is returned; a throwing observer is logged and ignored.
- */
-export interface CommitObserver {
-  appended?(commit: StoredCommit): void;
-  committed(commit: StoredCommit, state: unknown): void;
-  failed?(commit: StoredCommit): void;
-}
+import type { ActorSettings } from './storeOptions.js';
 
 export interface CommandResult {
   readonly events: readonly EventEnvelope[];

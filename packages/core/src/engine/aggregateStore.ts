@@ -1,7 +1,6 @@
-import type { Command, CommandContext, DataLimits, StreamKey } from '../domain/index.js';
+import type { Command, CommandContext, StreamKey } from '../domain/index.js';
 import {
   AggregateId,
-  DEFAULT_DATA_LIMITS,
   AggregateType,
   commandEnvelope,
   parseCommandEnvelope,
@@ -16,12 +15,10 @@ import type { Projection } from '../projections/index.js';
 import { ProjectionRunner } from '../projections/index.js';
 import type { DeadLetter, StorageBackend } from '../storage/index.js';
 import { openFileBackend } from '../storage/index.js';
-import type { ActorSettings, AggregateSnapshot, CommandResult, CommitObserver } from './actor.js';
+import type { AggregateSnapshot, CommandResult } from './actor.js';
 import { AggregateActor } from './actor.js';
 import { ActorRegistry } from './actorRegistry.js';
 import type { AnyDecider, CommandOf, StateOf } from './decider.js';
-import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
 import type {
   QueryEngine,
   QueryEngineFactory,
@@ -30,44 +27,8 @@ import type {
   StateQueryOptions,
   StateSubscription,
 } from './queryEngine.js';
-
-/** Engine settings; every one has a default. */
-export interface AggregateStoreOptions {
-  /**
-   * What commands and decided events are held to (JSON depth, sizes, events
-   * per command). Give program deciders' runtime the same limits.
-   * @default DEFAULT_DATA_LIMITS
-   */
-  readonly limits: DataLimits;
-  /** An actor idle this long is passivated (its state reloads on next use). @default 300_000 ms */
-  readonly idleTimeoutMs: number;
-  /** Most live actors held in memory. @default 10_000 */
-  readonly maxLiveActors: number;
-  /** Snapshot every N events (a decider may override); 0 never. @default 100 */
-  readonly snapshotEvery: number;
-  /** Re-decides after a concurrent append at most this often. @default 5 */
-  readonly maxRetries: number;
-  /** First retry backoff; doubles per attempt, with jitter. @default 5 ms */
-  readonly retryBackoffMs: number;
-  /** Command ids remembered per aggregate for idempotency (kept in snapshots). @default 1_000 */
-  readonly idempotencyWindow: number;
-  readonly logger: Logger;
-  /** Called after an aggregate is loaded from storage (for metrics). */
-  readonly onRehydrated?: (key: StreamKey, seconds: number) => void;
-  /** Told of every commit the store writes, with its new state (a node feeds its read model). */
-  readonly commitObserver?: CommitObserver;
-}
-
-export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
-  limits: DEFAULT_DATA_LIMITS,
-  idleTimeoutMs: 300_000,
-  maxLiveActors: 10_000,
-  snapshotEvery: 100,
-  maxRetries: 5,
-  retryBackoffMs: 5,
-  idempotencyWindow: 1_000,
-  logger: silentLogger,
-});
+import type { ActorSettings, AggregateStoreOptions } from './storeOptions.js';
+import { DEFAULT_STORE_OPTIONS } from './storeOptions.js';
 
 /** A reference to one aggregate; cheap, and valid across passivation. */
 export interface AggregateHandle<State, C extends Command> {

@@ -1,4 +1,4 @@
-import type { StreamKey, TenantId } from '../domain/index.js';
+import type { JsonValue, StreamKey, TenantId } from '../domain/index.js';
 import type { EventLog, StoredCommit } from '../eventLog/index.js';
 import type { AggregateSnapshot } from './actor.js';
 import type { Logger } from './logger.js';
@@ -16,6 +16,24 @@ export interface StateRecord<State = unknown> {
   /** Event-log position of the aggregate's last commit. */
   readonly position: number;
   readonly state: State;
+}
+
+/**
+ * The record of an aggregate whose state comes as JSON text, as SQLite rows
+ * and gRPC `StateChange` messages carry it (each naming the id its own way).
+ */
+export function parseStateRecord(
+  id: string,
+  fields: Pick<StateRecord, 'version' | 'updated_at' | 'position'>,
+  stateJson: string,
+): StateRecord<JsonValue> {
+  return {
+    id,
+    version: fields.version,
+    updated_at: fields.updated_at,
+    position: fields.position,
+    state: JSON.parse(stateJson) as JsonValue,
+  };
 }
 
 export interface StateQueryOptions {

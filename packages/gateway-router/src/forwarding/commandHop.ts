@@ -5,7 +5,8 @@ import type { NodeRecord, Placement } from '@tenantfold/nats';
 import { RequestMux } from '@tenantfold/nats';
 import type { CallContext, HopFormat } from '@tenantfold/wire';
 import { HOP_HEADERS } from '@tenantfold/wire';
-import { NodeAnswerError, RetryLaterError } from './errors.js';
+import { RetryLaterError } from '../errors.js';
+import { NodeAnswerError } from './errors.js';
 
 const decoder = new TextDecoder();
 

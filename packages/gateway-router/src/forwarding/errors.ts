@@ -1,20 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { UnavailableError } from '@tenantfold/core';
 import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
-
-/** UNAVAILABLE with a hint when to try again (`retry-after`, seconds). */
-export class RetryLaterError extends UnavailableError {
-  constructor(
-    message: string,
-    readonly retryAfterSeconds = 1,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-  override toJSON() {
-    return { ...super.toJSON(), retry_after_s: this.retryAfterSeconds };
-  }
-}
 
 /**
  * A node's own error answer (it carries `x-error-code`): passed on to the

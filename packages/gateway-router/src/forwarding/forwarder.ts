@@ -3,7 +3,8 @@ import type { NodeRecord } from '@tenantfold/nats';
 import type { Done } from '../holding/cutoverHold.js';
 import type { CutoverHold } from '../holding/cutoverHold.js';
 import type { PlacementCache } from '../placement/placementCache.js';
-import { NodeAnswerError, RetryLaterError } from './errors.js';
+import { RetryLaterError } from '../errors.js';
+import { NodeAnswerError } from './errors.js';
 import type { ForwardedMethod } from './nodeChannels.js';
 
 /** One call to forward to the tenant's owner. */

@@ -10,7 +10,8 @@ import type {
 import { connectivityState, credentials, status } from '@grpc/grpc-js';
 import type { NodeRecord, Placement } from '@tenantfold/nats';
 import { commandServiceClient, queryServiceClient } from '@tenantfold/wire';
-import { hasErrorCode, NodeAnswerError, RetryLaterError } from './errors.js';
+import { RetryLaterError } from '../errors.js';
+import { hasErrorCode, NodeAnswerError } from './errors.js';
 
 /** The unary methods the router forwards: CommandService's and QueryService.Query. */
 export type ForwardedMethod = 'SubmitCommand' | 'GetState' | 'Query';

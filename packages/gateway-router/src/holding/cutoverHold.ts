@@ -1,6 +1,6 @@
 import type { TenantId } from '@tenantfold/core';
 import type { MigrationPhase, Placement } from '@tenantfold/nats';
-import { RetryLaterError } from '../forwarding/errors.js';
+import { RetryLaterError } from '../errors.js';
 import type { HoldOutcome } from '../metrics/routerMetrics.js';
 
 /** Phases in which routers hold a tenant's commands (docs/migration.md). */

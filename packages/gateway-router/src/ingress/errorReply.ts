@@ -2,7 +2,8 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { ERROR_STATUS, isTenantfoldError, statusFor } from '@tenantfold/core';
 import { metadataValue, OWNER_NODE_KEY, toServiceError } from '@tenantfold/wire';
-import { NodeAnswerError, RetryLaterError } from '../forwarding/errors.js';
+import { RetryLaterError } from '../errors.js';
+import { NodeAnswerError } from '../forwarding/errors.js';
 
 /** HTTP status of a gRPC status without a tenantfold code (rare: node bugs, protocol trouble). */
 const HTTP_OF_GRPC: Readonly<Record<number, number>> = {

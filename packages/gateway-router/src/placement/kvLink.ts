@@ -1,15 +1,12 @@
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { Logger } from '@tenantfold/core';
-import { PlacementStore } from '@tenantfold/nats';
+import type { NatsSettings } from '@tenantfold/nats';
+import { connectNats, PlacementStore } from '@tenantfold/nats';
 import type { PlacementCache } from './placementCache.js';
 
 export interface KvLinkOptions {
-  readonly servers: readonly string[];
-  readonly user: string;
-  readonly password: string;
-  readonly token: string;
+  /** Where NATS is and whom to log in as. */
+  readonly nats: NatsSettings;
   readonly bucket: string;
   /** Per attempt: connecting, and each KV request. */
   readonly timeoutMs: number;
@@ -51,7 +48,7 @@ export class KvLink {
       return true;
     } catch (error) {
       this.options.logger.warn(
-        { err: error, servers: this.options.servers },
+        { err: error, servers: this.options.nats.natsServers },
         'placement KV unreachable; retrying in the background',
       );
       this.#scheduleRetry();
@@ -78,21 +75,17 @@ export class KvLink {
   }
 
   async #attempt(): Promise<void> {
-    const { servers, user, password, token, timeoutMs } = this.options;
-    const nc = await connect({
-      servers: [...servers],
+    const { nats, timeoutMs } = this.options;
+    // Once connected, never give up: the router serves the last placement meanwhile.
+    const nc = await connectNats(nats, {
       name: 'tenantfold-router',
-      timeout: timeoutMs,
-      noAsyncTraces: true,
-      // Once connected, never give up: the router serves the last placement meanwhile.
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      ...(user === '' ? {} : { user, pass: password }),
-      ...(token === '' ? {} : { token }),
+      timeoutMs,
+      reconnectForever: true,
     });
     try {
-      const store = await PlacementStore.open(jetstream(nc, { timeout: timeoutMs }), {
+      const store = await PlacementStore.open(nc, {
         bucket: this.options.bucket,
+        requestTimeoutMs: timeoutMs,
       });
       if (this.#stopped) throw new Error('stopped');
       this.#nc = nc;

@@ -1,12 +1,14 @@
 import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Logger, TenantId } from '@tenantfold/core';
+import { parseStateRecord } from '@tenantfold/core';
 import type { Filter } from '@tenantfold/query/language';
 import type { StateNotification, StateRow } from '@tenantfold/query/live';
 import { LiveSet, SubscriberBuffer } from '@tenantfold/query/live';
 import type { NodeRecord } from '@tenantfold/nats';
 import { ERROR_CODE_KEY, metadataValue } from '@tenantfold/wire';
-import { NodeAnswerError, RetryLaterError } from '../forwarding/errors.js';
+import { RetryLaterError } from '../errors.js';
+import { NodeAnswerError } from '../forwarding/errors.js';
 
 /** `tenantfold.v1.StateChange` as proto-loader decodes it (enums as strings). */
 export interface StateChangeMessage {
@@ -224,7 +226,10 @@ export class RoutedSubscription {
       }
       return;
     }
-    this.#offer(rowOf(message), message.state_json);
+    this.#offer(
+      parseStateRecord(message.aggregate_id, message, message.state_json),
+      message.state_json,
+    );
   }
 
   /** A notification the router received itself, on the tenant's state subject. */
@@ -343,16 +348,6 @@ function reopenable(error: ServiceError, starting: boolean): boolean {
   if (code !== undefined) return starting ? code === 'NOT_OWNER' : REOPEN_CODES.has(code);
   // No answer of the node's own: the connection or the node went away mid-stream.
   return LOST_STATUSES.has(error.code);
-}
-
-function rowOf(message: StateChangeMessage): StateRow {
-  return {
-    id: message.aggregate_id,
-    version: message.version,
-    updated_at: message.updated_at,
-    position: message.position,
-    state: JSON.parse(message.state_json) as StateRow['state'],
-  };
 }
 
 /** A row standing for an aggregate the client already holds (only id and version count). */

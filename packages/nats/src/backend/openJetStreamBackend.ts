@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { StorageBackend } from '@tenantfold/core';
+import { connectNats } from '../connection/index.js';
 import { JetStreamDeadLetterStore } from '../deadLetters/index.js';
 import { natsCall } from '../errors/index.js';
 import { JetStreamEventLog } from '../eventLog/index.js';
@@ -76,8 +76,6 @@ function connectTo(
   timeoutMs: number,
 ): Promise<NatsConnection> {
   return natsCall({ store: 'stream', operation: `connect to ${servers.join(', ')}` }, () =>
-    // Async traces capture a stack per request: about a quarter of the client's CPU on the
-    // append path. Our errors carry the caller's stack anyway (see natsCall).
-    connect({ servers: [...servers], name, timeout: timeoutMs, noAsyncTraces: true }),
+    connectNats({ natsServers: servers }, { name, timeoutMs }),
   );
 }

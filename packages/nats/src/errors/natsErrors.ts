@@ -1,4 +1,4 @@
-import { JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import {
   ClosedConnectionError,
   ConnectionError,
@@ -15,16 +15,17 @@ import {
 } from '@tenantfold/core';
 
 /**
- * The JetStream API error codes this package acts on. Server error codes are
- * read here and nowhere else.
+ * The JetStream API error codes this package acts on: `@nats-io/jetstream`'s
+ * own where it has them. Server error codes are read here and nowhere else.
  */
 export const NatsApiCode = {
   /** `Nats-Expected-Last-Subject-Sequence` (or a KV revision) did not match. */
-  WrongLastSequence: 10071,
+  WrongLastSequence: JetStreamApiCodes.StreamWrongLastSequence,
+  StreamNotFound: JetStreamApiCodes.StreamNotFound,
+  JetStreamNotEnabledForAccount: JetStreamApiCodes.JetStreamNotEnabledForAccount,
+  // Not among JetStreamApiCodes (nats.js 3.4):
   StreamNameInUse: 10058,
-  StreamNotFound: 10059,
   SubjectsOverlap: 10065,
-  JetStreamNotEnabledForAccount: 10039,
 } as const;
 
 /** Which kind of store failed: the event stream, or a KV/dead-letter store. */

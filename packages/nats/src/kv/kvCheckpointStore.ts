@@ -3,14 +3,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { CheckpointStore, JsonValue } from '@tenantfold/core';
 import { ValidationError } from '@tenantfold/core';
 import { natsCall } from '../errors/index.js';
-import { checkKey, openBucket } from './buckets.js';
+import { checkKey, KV_BUCKET_DEFAULTS, openKvBucket } from './buckets.js';
 import { exceededMaxPayload } from '../jetstream/index.js';
 
 /** Defaults of {@link KvCheckpointStoreOptions}. */
 export const CHECKPOINT_STORE_DEFAULTS = Object.freeze({
   bucket: 'CHECKPOINTS',
-  replicas: 1,
-  requestTimeoutMs: 5_000,
+  ...KV_BUCKET_DEFAULTS,
 });
 
 export interface KvCheckpointStoreOptions {
@@ -42,12 +41,12 @@ export class KvCheckpointStore implements CheckpointStore {
 
   static async open(options: KvCheckpointStoreOptions): Promise<KvCheckpointStore> {
     const bucket = options.bucket ?? CHECKPOINT_STORE_DEFAULTS.bucket;
-    const kv = await openBucket({
-      nc: options.nc,
+    const description = 'tenantfold projection and process-manager checkpoints';
+    const kv = await openKvBucket(options.nc, {
+      ...options,
       bucket,
-      replicas: options.replicas ?? CHECKPOINT_STORE_DEFAULTS.replicas,
-      requestTimeoutMs: options.requestTimeoutMs ?? CHECKPOINT_STORE_DEFAULTS.requestTimeoutMs,
-      description: 'tenantfold projection and process-manager checkpoints',
+      description,
+      ownReplicas: true,
     });
     return new KvCheckpointStore(kv, options.nc, bucket);
   }

@@ -3,14 +3,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, SnapshotStore, StoredSnapshot, StreamKey } from '@tenantfold/core';
 import { isJsonObject, silentLogger, StorageError, StreamKey as Key } from '@tenantfold/core';
 import { isWrongLastSequence, natsCall, translateNatsError } from '../errors/index.js';
-import { openBucket } from './buckets.js';
+import { KV_BUCKET_DEFAULTS, openKvBucket } from './buckets.js';
 import { exceededMaxPayload } from '../jetstream/index.js';
 
 /** Defaults of {@link KvSnapshotStoreOptions}. */
 export const SNAPSHOT_STORE_DEFAULTS = Object.freeze({
   bucket: 'SNAPSHOTS',
-  replicas: 1,
-  requestTimeoutMs: 5_000,
+  ...KV_BUCKET_DEFAULTS,
 });
 
 export interface KvSnapshotStoreOptions {
@@ -86,12 +85,12 @@ export class KvSnapshotStore implements SnapshotStore {
 
   static async open(options: KvSnapshotStoreOptions): Promise<KvSnapshotStore> {
     const bucket = options.bucket ?? SNAPSHOT_STORE_DEFAULTS.bucket;
-    const kv = await openBucket({
-      nc: options.nc,
+    const description = 'tenantfold snapshots, newest per aggregate';
+    const kv = await openKvBucket(options.nc, {
+      ...options,
       bucket,
-      replicas: options.replicas ?? SNAPSHOT_STORE_DEFAULTS.replicas,
-      requestTimeoutMs: options.requestTimeoutMs ?? SNAPSHOT_STORE_DEFAULTS.requestTimeoutMs,
-      description: 'tenantfold snapshots, newest per aggregate',
+      description,
+      ownReplicas: true,
     });
     return new KvSnapshotStore(kv, options.nc, bucket, options.logger ?? silentLogger);
   }

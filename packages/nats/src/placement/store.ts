@@ -1,10 +1,9 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { NotFoundError, StorageError, TenantId as Tenant, ValidationError } from '@tenantfold/core';
+import { openKvBucket } from '../kv/index.js';
 import {
   FieldError,
   RING_KEY,
@@ -45,6 +44,8 @@ export interface PlacementStoreOptions {
   readonly create?: boolean;
   /** Replicas of a bucket created here (1 locally, 3 in a cluster). @default 1 */
   readonly replicas?: number;
+  /** Timeout of each KV request, in ms. @default 5_000 */
+  readonly requestTimeoutMs?: number;
   /**
    * Attempts of a read-modify-write (`heartbeat`, `setNodeStatus` without an
    * expected revision) that keeps losing CAS races before the conflict is thrown.
@@ -113,12 +114,9 @@ export class PlacementStore {
     private readonly modifyAttempts: number,
   ) {}
 
-  /**
-   * Opens (by default creating) the bucket. Pass a `JetStreamClient` to set
-   * the request timeout of KV calls (`jetstream(nc, { timeout })`).
-   */
+  /** Opens (by default creating) the bucket. */
   static async open(
-    connection: NatsConnection | JetStreamClient,
+    nc: NatsConnection,
     options: PlacementStoreOptions = {},
   ): Promise<PlacementStore> {
     const bucket = options.bucket ?? DEFAULT_PLACEMENT_BUCKET;
@@ -129,21 +127,7 @@ export class PlacementStore {
         'modifyAttempts',
       );
     }
-    const kvm = new Kvm(connection);
-    let kv: KV;
-    if (options.create === false) {
-      kv = await kvm.open(bucket);
-      try {
-        await kv.status(); // `open` is lazy: make a missing bucket fail here
-      } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-          throw new NotFoundError(`placement bucket '${bucket}' does not exist`, { cause: error });
-        }
-        throw error;
-      }
-    } else {
-      kv = await kvm.create(bucket, { history: 1, replicas: options.replicas ?? 1 });
-    }
+    const kv = await openKvBucket(nc, { ...options, bucket, label: 'placement bucket' });
     return new PlacementStore(kv, bucket, attempts);
   }
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isTenantfoldError } from '@tenantfold/core';
+import type { ActionResult, CommandSet } from './commandSet.js';
 import { clusterCommands } from './commands/cluster.js';
 import { fileCommands } from './commands/file.js';
 import { migrationCommands } from './commands/migrate.js';
@@ -11,9 +12,6 @@ import { tenantCommands } from './commands/tenants.js';
 import { CliContext } from './context.js';
 import { EXIT, exitCodeFor, hintFor } from './exitCodes.js';
 import type { CliIo } from './output.js';
-
-/** An action's result: an exit code, or nothing for success. */
-export type ActionResult = number | void;
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -56,7 +54,7 @@ export async function runPlacementctl(argv: readonly string[], io: CliIo): Promi
     )
     .option('--json', 'print results as JSON (for scripts)')
     .addHelpText('after', EXIT_CODES_HELP);
-  const commands = { program, context, run };
+  const commands: CommandSet = { program, context, run };
   clusterCommands(commands);
   nodeCommands(commands);
   tenantCommands(commands);
@@ -77,15 +75,6 @@ export async function runPlacementctl(argv: readonly string[], io: CliIo): Promi
   } finally {
     await context.close();
   }
-}
-
-/** What each command module gets. */
-export interface CommandSet {
-  readonly program: Command;
-  readonly context: CliContext;
-  readonly run: <A extends unknown[]>(
-    action: (...args: A) => Promise<ActionResult>,
-  ) => (...args: A) => Promise<void>;
 }
 
 function reportError(context: CliContext, error: unknown): void {

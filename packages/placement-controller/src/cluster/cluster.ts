@@ -1,10 +1,9 @@
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { NotFoundError, UnavailableError } from '@tenantfold/core';
 import type { Placement } from '@tenantfold/nats';
-import { CommitSubjects, PlacementStore } from '@tenantfold/nats';
+import { CommitSubjects, connectNats, PlacementStore } from '@tenantfold/nats';
 import type { ControllerConfig } from '../config/settings.js';
 import { FrozenPins } from './frozenPins.js';
 
@@ -36,7 +35,7 @@ export async function connectCluster(
   } = {},
 ): Promise<Cluster> {
   const owned = options.nc === undefined;
-  const nc = options.nc ?? (await connectNats(settings));
+  const nc = options.nc ?? (await connectTo(settings));
   try {
     const placement = await openPlacement(nc, settings, options);
     const frozen = await FrozenPins.open(nc, settings.placementBucket, options.replicas ?? 1);
@@ -56,18 +55,15 @@ export async function connectCluster(
   }
 }
 
-async function connectNats(settings: ClusterSettings): Promise<NatsConnection> {
-  const servers = settings.natsServers.join(', ');
+async function connectTo(settings: ClusterSettings): Promise<NatsConnection> {
   try {
-    return await connect({
-      servers: [...settings.natsServers],
+    return await connectNats(settings, {
       name: 'placementctl',
-      timeout: settings.requestTimeoutMs,
-      noAsyncTraces: true,
+      timeoutMs: settings.requestTimeoutMs,
     });
   } catch (error) {
     throw new UnavailableError(
-      `cannot connect to NATS at ${servers}: ${(error as Error).message}`,
+      `cannot connect to NATS at ${settings.natsServers.join(', ')}: ${(error as Error).message}`,
       { cause: error },
     );
   }

@@ -1,8 +1,8 @@
 import type { KV } from '@nats-io/kv';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { DEFAULT_TENANT_TOKEN, TenantId as Tenant } from '@tenantfold/core';
+import { openKvBucket } from '@tenantfold/nats';
 
 /**
  * Pins the controller wrote to hold tenants still while the ring changes
@@ -24,9 +24,11 @@ export class FrozenPins {
     placementBucket: string,
     replicas = 1,
   ): Promise<FrozenPins> {
-    const kv = await new Kvm(nc).create(FrozenPins.bucketFor(placementBucket), {
-      history: 1,
+    const bucket = FrozenPins.bucketFor(placementBucket);
+    const kv = await openKvBucket(nc, {
+      bucket,
       replicas,
+      description: 'placementctl frozen pins',
     });
     return new FrozenPins(kv);
   }

@@ -5,6 +5,7 @@ import {
   AggregateId,
   AggregateType,
   TenantId,
+  parseStateRecord,
   UnavailableError,
   ValidationError,
   stateHash,
@@ -68,15 +69,7 @@ export interface ReadModelOptions {
 
 type RawRow = Omit<StateRow, 'state'> & { state: string } & Record<`k${number}`, SortValue>;
 
-function toRow(raw: RawRow): StateRow {
-  return {
-    id: raw.id,
-    version: raw.version,
-    updated_at: raw.updated_at,
-    position: raw.position,
-    state: JSON.parse(raw.state) as JsonValue,
-  };
-}
+const toRow = (raw: RawRow): StateRow => parseStateRecord(raw.id, raw, raw.state);
 
 /** A tenant's checkpoint moves forward only. */
 const ADVANCE_CHECKPOINT = `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)

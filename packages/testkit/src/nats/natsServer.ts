@@ -24,6 +24,8 @@ export interface NatsServerOptions {
   readonly port?: number;
   /** How long to wait for the port to accept connections. @default 10_000 ms */
   readonly startTimeoutMs?: number;
+  /** More command-line arguments, e.g. `['--auth', token]`. @default [] */
+  readonly args?: readonly string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -59,7 +61,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'tenantfold-nats-')));
   const child: ChildProcess = spawn(
     options.binary ?? 'nats-server',
-    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir],
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...(options.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

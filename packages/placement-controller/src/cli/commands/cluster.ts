@@ -5,7 +5,7 @@ import { connectCluster } from '../../cluster/cluster.js';
 import { loadView, nodeSummaries, tenantsByOwner } from '../../cluster/view.js';
 import { parseInteger } from '../arguments.js';
 import { ago, table } from '../output.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 const HEALTH_PROBE_MS = 1_000;
 

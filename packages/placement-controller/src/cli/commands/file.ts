@@ -5,7 +5,7 @@ import type { NodeRecord, Pin, Placement, Stored } from '@tenantfold/nats';
 import { placementToYaml, readPlacementFile, resolveOwner } from '@tenantfold/nats';
 import type { Cluster } from '../../cluster/cluster.js';
 import { loadView } from '../../cluster/view.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 interface ImportFlags {
   dryRun?: boolean;

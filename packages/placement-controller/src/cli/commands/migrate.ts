@@ -9,7 +9,7 @@ import { parseInteger, parseNodeId } from '../arguments.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exitCodes.js';
 import { ms, percent, table } from '../output.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 interface RebalanceFlags {
   plan?: boolean;

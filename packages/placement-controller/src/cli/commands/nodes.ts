@@ -3,7 +3,7 @@ import { movesIfNodeAdded, tenantRing } from '@tenantfold/nats';
 import { loadView, nodeSummaries, tenantsByOwner } from '../../cluster/view.js';
 import { parseInteger, parseNodeId } from '../arguments.js';
 import { ago, table } from '../output.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 interface AddOptions {
   grpc?: string;

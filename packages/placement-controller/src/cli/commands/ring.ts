@@ -4,7 +4,7 @@ import { movesIfNodeAdded, movesIfNodeRemoved, ringDistribution } from '@tenantf
 import { loadView } from '../../cluster/view.js';
 import { parseInteger, parseNodeId } from '../arguments.js';
 import { percent, table } from '../output.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 interface RingOptions {
   add?: string;

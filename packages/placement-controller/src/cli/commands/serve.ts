@@ -2,7 +2,7 @@ import { parseSetting } from '@tenantfold/core';
 import { InvalidArgumentError } from 'commander';
 import { MigrationMetrics } from '../../migration/metrics.js';
 import { ControllerService } from '../../service/controllerService.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 function listenAddress(raw: string): { host: string; port: number } {
   try {

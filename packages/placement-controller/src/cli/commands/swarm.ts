@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { constraintsScript, swarmConstraints } from '../../swarm/constraints.js';
 import { swarmStack } from '../../swarm/stack.js';
 import { collectPairs } from '../arguments.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 interface StackFlags {
   image: string;

@@ -5,7 +5,7 @@ import type { ClusterView } from '../../cluster/view.js';
 import { loadView } from '../../cluster/view.js';
 import { parseNodeId } from '../arguments.js';
 import { table } from '../output.js';
-import type { CommandSet } from '../program.js';
+import type { CommandSet } from '../commandSet.js';
 
 /** Where a tenant is and why. */
 function whereIs(view: ClusterView, tenant: TenantId) {

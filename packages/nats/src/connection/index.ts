@@ -1,0 +1,2 @@
+export { connectNats } from './connectNats.js';
+export type { NatsSettings, ConnectNatsOptions } from './connectNats.js';
