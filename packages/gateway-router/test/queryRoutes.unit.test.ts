@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { silentLogger } from '@tenantfold/core';
 import { SubscriptionLimits } from '@tenantfold/query/live';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,5 +167,25 @@ describe('GET /v1/subscriptions/:type only', () => {
 
   it('does not take paging parameters', async () => {
     expect((await get('/v1/subscriptions/account?limit=3')).body).toMatchObject({ field: 'limit' });
+  });
+});
+
+describe('request targets', () => {
+  it('an absolute-form target (as a proxy sends it) routes by its path and query', async () => {
+    const { port } = new URL(base);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = createConnection(Number(port), '127.0.0.1', () =>
+        socket.write(
+          `GET http://router.example/v1/aggregates/account?${q({ filter: 'balance >' })} HTTP/1.1\r\n` +
+            'Host: router.example\r\nx-tenant-id: tenant-a\r\nConnection: close\r\n\r\n',
+        ),
+      );
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(answer).toContain('"field":"filter"');
   });
 });

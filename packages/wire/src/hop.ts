@@ -1,5 +1,5 @@
 // The router → node hop for commands: NATS request-reply on the node's own
-// subject, the client's bytes passed through untouched (docs/serving-path.md).
+// subject, the client's bytes passed through untouched (packages/gateway-router/README.md).
 // One request carries one SubmitCommand in the client's own encoding; the
 // reply is the answer in that same encoding, or an error in headers.
 import type { MethodDefinition } from '@grpc/proto-loader';
