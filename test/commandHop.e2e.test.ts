@@ -105,6 +105,19 @@ describe('the command hop', () => {
     }
   });
 
+  it("sends a command larger than NATS's max_payload over gRPC: the node's own answer, not a retry", async () => {
+    const tenant = await tenantOn('node-a', 'big');
+    const owner = 'o'.repeat(1_048_500); // within the 1 MiB of command data, not of a NATS message
+    const refused = await grpcRejection(
+      client.submit(
+        { ...open('acc-1'), payload_json: JSON.stringify({ type: 'Open', data: { owner } }) },
+        { 'x-tenant-id': tenant },
+      ),
+    );
+    expect(refused.metadata.get('x-error-code')).toEqual(['VALIDATION']);
+    expect(refused.details).not.toMatch(/may or may not have run/);
+  });
+
   it('answers malformed bytes on the inbox with VALIDATION, in either format', async () => {
     const subject = (await cluster.placement.getNode('node-c'))!.commandSubject!;
     const ask = async (format: string, body: Uint8Array | string) => {

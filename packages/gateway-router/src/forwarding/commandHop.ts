@@ -10,6 +10,9 @@ import { NodeAnswerError } from './errors.js';
 
 const decoder = new TextDecoder();
 
+/** Room left in a NATS message for the subjects and headers around a command's bytes. */
+const HEADROOM_BYTES = 4 * 1024;
+
 /** Nobody listens on the node's subject here (it is down, or on another NATS): it did not run the command. */
 export class NoInboxError extends RetryLaterError {}
 
@@ -26,10 +29,16 @@ export class CommandHop {
   /** `connection`: the router's NATS connection while it is connected. */
   constructor(private readonly connection: () => NatsConnection | undefined) {}
 
-  /** Whether `node` can be reached this way now (else the caller uses gRPC). */
-  reaches(node: NodeRecord): boolean {
+  /**
+   * Whether a command of `bytes` can reach `node` this way now (else the
+   * caller uses gRPC): the node has an inbox, NATS is connected, and the
+   * message fits the server's `max_payload` (a body the router accepts can
+   * be a little larger than NATS's default 1 MiB).
+   */
+  reaches(node: NodeRecord, bytes: number): boolean {
     const nc = this.connection();
-    return node.commandSubject !== undefined && nc !== undefined && !nc.isClosed();
+    if (node.commandSubject === undefined || nc === undefined || nc.isClosed()) return false;
+    return bytes + HEADROOM_BYTES <= (nc.info?.max_payload ?? 0);
   }
 
   async submit(

@@ -99,7 +99,7 @@ export class RouterService {
         aggregate: () => aggregateOf(format, bytes),
         method: 'SubmitCommand',
         send: async (node, deadlineMs) => {
-          if (this.options.hop.reaches(node)) {
+          if (this.options.hop.reaches(node, bytes.length)) {
             try {
               return await this.options.hop.submit(node, bytes, format, forwarded, deadlineMs);
             } catch (error) {
