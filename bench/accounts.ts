@@ -1,4 +1,8 @@
 // Shared by the node and router benchmarks: bank-account commands over gRPC or HTTP.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { RequestMux } from '@tenantfold/nats';
+import { commandSubject, HOP_HEADERS, submitCommandCodec } from '@tenantfold/wire';
 import { grpcClient, http } from '../test/support/clients.js';
 import { round } from './lib.js';
 
@@ -31,6 +35,29 @@ export function grpcSubmitter(
       );
     },
     close: client.close,
+  };
+}
+
+/**
+ * `SubmitCommand` as a router sends it to a node: protobuf bytes over NATS
+ * request-reply on the node's command subject (default placement bucket).
+ */
+export function natsSubmitter(nc: NatsConnection, nodeId: string, tenant = TENANT): Submit {
+  const mux = new RequestMux(nc);
+  const subject = commandSubject('TENANT_PLACEMENT', nodeId);
+  const codec = submitCommandCodec();
+  return async (id, type, data) => {
+    const headers = natsHeaders();
+    headers.set(HOP_HEADERS.format, 'proto');
+    headers.set(HOP_HEADERS.tenant, tenant);
+    const request = codec.requestSerialize({
+      aggregate_type: 'account',
+      aggregate_id: id,
+      payload_json: JSON.stringify({ type, data }),
+    } as Parameters<typeof codec.requestSerialize>[0]);
+    const reply = await mux.request(subject, request, { headers, timeoutMs: 30_000 });
+    const code = reply.headers?.get(HOP_HEADERS.errorCode) ?? '';
+    if (code !== '') throw new Error(`${code}: ${reply.string()}`);
   };
 }
 

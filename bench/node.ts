@@ -11,7 +11,9 @@
 //   node  `SubmitCommand` over gRPC (one client on a worker thread, as a client
 //         elsewhere would not share the node's event loop; tenant header
 //         `x-tenant-id`), `Deposit {amount: 1}` spread over 10,000 accounts
-//         opened beforehand.
+//         opened beforehand;
+//   node_nats  the same deposits as routers send them: protobuf bytes over NATS
+//         request-reply on the node's command subject.
 // Then the rehydration time of one aggregate of 10,000 events, without snapshots
 // and with a snapshot every 1,000 events: `state()` on a fresh store and backend.
 // Prints a table of medians over the rounds, one JSON line per case, the
@@ -27,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { AggregateStore } from '@tenantfold/core';
 import { openJetStreamBackend } from '@tenantfold/nats';
 import { freePort, startNatsServer } from '@tenantfold/testkit';
-import { AGGREGATES } from './accounts.js';
+import { AGGREGATES, depositCase, natsSubmitter } from './accounts.js';
 import type { ClientReply, ClientRequest } from './grpcClientWorker.js';
 import type { Round } from './lib.js';
 import { CpuMeter, cpuMsOf, startService } from './process.js';
@@ -187,9 +189,11 @@ async function main(): Promise<void> {
       `opened ${AGGREGATES} accounts over gRPC in ${((performance.now() - t) / 1_000).toFixed(2)} s`,
     );
     // Warm-up, not measured: JIT and connections warm.
+    const overNats = natsSubmitter(nc, 'bench-node');
     for (const c of CONCURRENCY) {
       await rawCase(js, 0, c);
       await grpc.warm(c);
+      await depositCase(overNats, c, 0);
     }
 
     const summaries = await interleavedRounds({
@@ -202,6 +206,11 @@ async function main(): Promise<void> {
         cpu.charge(
           (p) => `${p}/${c}`,
           () => grpc.deposit(c, r * 997),
+        ),
+      node_nats: (r, c) =>
+        cpu.charge(
+          (p) => `${p}_nats/${c}`,
+          () => depositCase(overNats, c, r * 997 + 500),
         ),
     });
 
@@ -220,6 +229,11 @@ async function main(): Promise<void> {
     const perOp = cpu.perOp();
     const cpuLines = CONCURRENCY.flatMap((c) => [
       ...['node', 'nats'].map((p) => ({ process: p, concurrency: c, us: perOp.get(`${p}/${c}`)! })),
+      ...['node', 'nats'].map((p) => ({
+        process: `${p}_via_nats`,
+        concurrency: c,
+        us: perOp.get(`${p}_nats/${c}`)!,
+      })),
       { process: 'raw_nats', concurrency: c, us: perOp.get(`raw_nats/${c}`)! },
       {
         process: 'raw_append_box',
@@ -231,7 +245,7 @@ async function main(): Promise<void> {
     for (const c of CONCURRENCY) {
       const at = (p: string) => cpuLines.find((l) => l.process === p && l.concurrency === c)!.us;
       console.log(
-        `  ${String(c).padStart(3)} in flight: node ${at('node')}, nats-server ${at('nats')}; raw append: nats-server ${at('raw_nats')}, whole box ${at('raw_append_box')}`,
+        `  ${String(c).padStart(3)} in flight: node ${at('node')}, nats-server ${at('nats')} (over gRPC); node ${at('node_via_nats')}, nats-server ${at('nats_via_nats')} (over the NATS hop); raw append: nats-server ${at('raw_nats')}, whole box ${at('raw_append_box')}`,
       );
     }
     console.log('');
@@ -240,12 +254,18 @@ async function main(): Promise<void> {
     for (const line of cpuLines) console.log(JSON.stringify({ case: 'cpu_per_command', ...line }));
     for (const c of CONCURRENCY) {
       const raw = summaries.find((s) => s.case === 'raw' && s.concurrency === c)!;
-      const nodeSummary = summaries.find((s) => s.case === 'node' && s.concurrency === c)!;
+      const over = (kind: string) =>
+        Number(
+          (
+            summaries.find((s) => s.case === kind && s.concurrency === c)!.ops_per_s / raw.ops_per_s
+          ).toFixed(3),
+        );
       console.log(
         JSON.stringify({
           case: 'ratio',
           concurrency: c,
-          node_over_raw: Number((nodeSummary.ops_per_s / raw.ops_per_s).toFixed(3)),
+          node_over_raw: over('node'),
+          node_nats_over_raw: over('node_nats'),
         }),
       );
     }
