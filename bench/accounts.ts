@@ -1,8 +1,8 @@
 // Shared by the node and router benchmarks: bank-account commands over gRPC or HTTP.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { RequestMux } from '@tenantfold/nats';
-import { commandSubject, HOP_HEADERS, submitCommandCodec } from '@tenantfold/wire';
+import { PlacementStore, RequestMux } from '@tenantfold/nats';
+import { HOP_HEADERS, submitCommandCodec } from '@tenantfold/wire';
 import { grpcClient, http } from '../test/support/clients.js';
 import { round } from './lib.js';
 
@@ -40,11 +40,17 @@ export function grpcSubmitter(
 
 /**
  * `SubmitCommand` as a router sends it to a node: protobuf bytes over NATS
- * request-reply on the node's command subject (default placement bucket).
+ * request-reply on the command subject the node advertises (default placement bucket).
  */
-export function natsSubmitter(nc: NatsConnection, nodeId: string, tenant = TENANT): Submit {
+export async function natsSubmitter(
+  nc: NatsConnection,
+  nodeId: string,
+  tenant = TENANT,
+): Promise<Submit> {
   const mux = new RequestMux(nc);
-  const subject = commandSubject('TENANT_PLACEMENT', nodeId);
+  const node = await (await PlacementStore.open(nc)).getNode(nodeId);
+  const subject = node?.commandSubject;
+  if (subject === undefined) throw new Error(`node '${nodeId}' advertises no command subject`);
   const codec = submitCommandCodec();
   return async (id, type, data) => {
     const headers = natsHeaders();

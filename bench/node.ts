@@ -189,7 +189,7 @@ async function main(): Promise<void> {
       `opened ${AGGREGATES} accounts over gRPC in ${((performance.now() - t) / 1_000).toFixed(2)} s`,
     );
     // Warm-up, not measured: JIT and connections warm.
-    const overNats = natsSubmitter(nc, 'bench-node');
+    const overNats = await natsSubmitter(nc, 'bench-node');
     for (const c of CONCURRENCY) {
       await rawCase(js, 0, c);
       await grpc.warm(c);

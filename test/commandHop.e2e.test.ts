@@ -58,7 +58,7 @@ describe('the command hop', () => {
   it('carries commands over the node inbox: with its gRPC address unreachable, gRPC and HTTP commands still succeed', async () => {
     const tenant = await tenantOn('node-a', 'hop');
     const real = (await cluster.placement.getNode('node-a'))!;
-    expect(real.commandSubject).toMatch(/^tenantfold\..+\.node-a\.commands$/);
+    expect(real.commandSubject).toMatch(/^tenantfold\.PLACEMENT_\w+\.node-a\.[0-9a-f]{12}\.commands$/);
     await advertise('node-a', (node) => ({ ...node, grpcAddress: '127.0.0.1:1' }));
     try {
       const answer = await client.submit(open('acc-1'), { 'x-tenant-id': tenant });
@@ -100,6 +100,18 @@ describe('the command hop', () => {
       }));
       const answer = await client.submit(open('acc-1'), { 'x-tenant-id': tenant });
       expect(answer).toMatchObject({ version: 1 });
+      // The router checks what the node would: a body naming another tenant is refused.
+      const other = await http(cluster.routers[0]!.httpPort, 'POST', '/v1/commands', {
+        headers: { 'x-tenant-id': tenant },
+        body: {
+          tenant_id: 'victim',
+          aggregate_type: 'account',
+          aggregate_id: 'acc-9',
+          payload: { type: 'Open', data: { owner: 'x' } },
+        },
+      });
+      expect(other.status).toBe(403);
+      expect(other.body).toMatchObject({ code: 'TENANT_ACCESS_DENIED' });
     } finally {
       await advertise('node-b', () => real);
     }
@@ -116,6 +128,75 @@ describe('the command hop', () => {
     );
     expect(refused.metadata.get('x-error-code')).toEqual(['VALIDATION']);
     expect(refused.details).not.toMatch(/may or may not have run/);
+  });
+
+  it('keeps serving a draining node: commands in flight across its heartbeats are answered, each applied once', async () => {
+    const tenant = TenantId.parse('drain-hop');
+    await cluster.placement.pin(tenant, 'node-c');
+    await cluster.placement.setNodeStatus('node-c', 'draining');
+    try {
+      await client.submit(open('acc-1'), { 'x-tenant-id': tenant });
+      const deposits = Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 15; i++) {
+          await client.submit(
+            {
+              ...open('acc-1'),
+              payload_json: JSON.stringify({ type: 'Deposit', data: { amount: 1 } }),
+            },
+            { 'x-tenant-id': tenant },
+          );
+        }
+      });
+      await Promise.all(deposits); // 120 deposits over several heartbeats (every 500 ms)
+      const state = await client.getState(
+        { aggregate_type: 'account', aggregate_id: 'acc-1' },
+        { 'x-tenant-id': tenant },
+      );
+      expect(Number(state.version)).toBe(121);
+    } finally {
+      await cluster.placement.setNodeStatus('node-c', 'active');
+      await cluster.placement.unpin(tenant);
+    }
+  });
+
+  it("gives each start of a node its own subject, and a command without an id the router's (a retry is a duplicate)", async () => {
+    const before = (await cluster.placement.getNode('node-c'))!.commandSubject;
+    await cluster.stopNode('node-c');
+    await cluster.startNode('node-c');
+    const subject = (await cluster.placement.getNode('node-c'))!.commandSubject!;
+    expect(subject).not.toBe(before);
+
+    const ask = async () => {
+      const h = natsHeaders();
+      h.set('tf-format', 'json');
+      h.set('x-tenant-id', await tenantOn('node-c', 'named'));
+      h.set('x-command-id', '01936c6e-7a2b-7c3d-8e4f-5a6b7c8d9e0f');
+      const body = {
+        aggregate_type: 'account',
+        aggregate_id: 'acc-1',
+        payload: { type: 'Open', data: { owner: 'x' } },
+      };
+      const reply = await cluster.nc.request(subject, JSON.stringify(body), {
+        timeout: 5_000,
+        headers: h,
+      });
+      return reply.json<{ command_id: string; duplicate: boolean }>();
+    };
+    expect(await ask()).toMatchObject({
+      command_id: '01936c6e-7a2b-7c3d-8e4f-5a6b7c8d9e0f',
+      duplicate: false,
+    });
+    expect(await ask()).toMatchObject({ duplicate: true });
+  });
+
+  it('answers an invalid command over HTTP with the field it names, over the hop as over gRPC', async () => {
+    const tenant = await tenantOn('node-a', 'field');
+    const answer = await http(cluster.routers[0]!.httpPort, 'POST', '/v1/commands', {
+      headers: { 'x-tenant-id': tenant },
+      body: { aggregate_id: 'acc-1', payload: { type: 'Open', data: {} } },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: 'VALIDATION', field: 'aggregate_type' });
   });
 
   it('answers malformed bytes on the inbox with VALIDATION, in either format', async () => {

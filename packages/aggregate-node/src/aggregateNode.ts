@@ -6,6 +6,7 @@ import {
   dataLimitsOf,
   TenantId as Tenant,
   UnavailableError,
+  Uuid,
   ValidationError,
 } from '@tenantfold/core';
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
@@ -270,7 +271,7 @@ export class AggregateNode {
     this.grpcPort = (await this.grpc.start()).port;
     this.inbox = new CommandInbox(
       this.parts.nc,
-      commandSubject(this.parts.placementBucket, config.nodeId),
+      commandSubject(this.parts.placementBucket, config.nodeId, Uuid.new().slice(-12)),
       handler,
       logger,
     );
@@ -470,7 +471,7 @@ export class AggregateNode {
       .closeAll(this.config.drainTimeoutMs)
       .catch((error: unknown) => logger.warn({ err: error }, 'drain timed out'));
     this.parts.queries.closeAll();
-    await this.inbox?.stop();
+    await this.inbox?.stop(this.config.drainTimeoutMs);
     await this.grpc?.stop(this.config.drainTimeoutMs);
     await this.reloading;
     await this.engine.close();

@@ -8,6 +8,8 @@ export interface CallContext {
   readonly tenant: string | undefined;
   readonly correlationId?: string | undefined;
   readonly traceparent?: string | undefined;
+  /** The id a router gave a command that came without one (`x-command-id`). */
+  readonly commandId?: string | undefined;
 }
 
 export function callContextOf(metadata: Metadata): CallContext {

@@ -4,7 +4,13 @@ import type { Logger } from '@tenantfold/core';
 import { TurnPublisher } from '@tenantfold/nats';
 import { isJsonObject, parseJson, ValidationError } from '@tenantfold/core';
 import type { CallContext } from '@tenantfold/wire';
-import { commandBodyOf, HOP_HEADERS, hopErrorOf, submitCommandCodec } from '@tenantfold/wire';
+import {
+  commandBodyOf,
+  decodeSubmitRequest,
+  HOP_HEADERS,
+  hopErrorOf,
+  submitCommandCodec,
+} from '@tenantfold/wire';
 import { submitResponseOf } from '../grpc/commandService.js';
 import type { CommandHandler, SubmitResult } from './commandHandler.js';
 
@@ -16,15 +22,7 @@ interface Codec {
 
 const proto = submitCommandCodec();
 const PROTO: Codec = {
-  body: (data) => {
-    let request;
-    try {
-      request = proto.requestDeserialize(Buffer.from(data.buffer, data.byteOffset, data.length));
-    } catch (error) {
-      throw new ValidationError('malformed SubmitCommandRequest', 'body', { cause: error });
-    }
-    return commandBodyOf(request);
-  },
+  body: (data) => commandBodyOf(decodeSubmitRequest(data)),
   answer: (result) => proto.responseSerialize(submitResponseOf(result)),
 };
 
@@ -56,6 +54,7 @@ export class CommandInbox {
   readonly #answering = new Set<Promise<void>>();
   /** Answers of one turn leave in one socket write. */
   readonly #replies: TurnPublisher;
+  readonly #unsent: (error: unknown) => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -63,9 +62,8 @@ export class CommandInbox {
     private readonly handler: CommandHandler,
     private readonly logger: Logger,
   ) {
-    this.#replies = new TurnPublisher(nc, (_message, error) =>
-      logger.warn({ err: error, subject }, 'command answer not sent'),
-    );
+    this.#replies = TurnPublisher.of(nc);
+    this.#unsent = (error) => logger.warn({ err: error, subject }, 'command answer not sent');
   }
 
   start(): Promise<void> {
@@ -85,10 +83,18 @@ export class CommandInbox {
     return this.nc.flush(); // subscribed on the server before the node advertises the subject
   }
 
-  /** Takes no more commands (a router then hears "no responders") and waits for those in hand. */
-  async stop(): Promise<void> {
-    this.#subscription?.unsubscribe();
-    await Promise.all(this.#answering);
+  /**
+   * Takes no more commands (a router then hears "no responders"), answers
+   * those already received, and waits for them up to `deadlineMs`.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    await this.#subscription?.drain().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#answering),
+      new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   async #answer(message: Msg): Promise<void> {
@@ -106,13 +112,16 @@ export class CommandInbox {
     };
     const codec = value(HOP_HEADERS.format) === 'json' ? JSON_CODEC : PROTO;
     try {
-      const answer = codec.answer(await this.handler.submit(call, codec.body(message.data)));
-      this.#replies.publish(reply, answer);
+      const body = codec.body(message.data);
+      // A command without an id takes the one its router gave it (the same on a retry).
+      body.command_id ??= value(HOP_HEADERS.commandId);
+      const answer = codec.answer(await this.handler.submit(call, body));
+      this.#replies.publish(reply, answer, { onFailure: this.#unsent });
     } catch (error) {
       const refusal = hopErrorOf(error);
       const headers = natsHeaders();
       for (const [name, text] of Object.entries(refusal.headers)) headers.set(name, text);
-      this.#replies.publish(reply, refusal.message, { headers });
+      this.#replies.publish(reply, refusal.message, { headers, onFailure: this.#unsent });
     }
   }
 }

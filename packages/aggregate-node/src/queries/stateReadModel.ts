@@ -11,6 +11,7 @@ import type {
   TenantId,
 } from '@tenantfold/core';
 import { StreamKey as Key } from '@tenantfold/core';
+import { TurnPublisher } from '@tenantfold/nats';
 import type { Manifest } from '@tenantfold/programs';
 import type {
   AppliedChange,
@@ -250,17 +251,21 @@ export class StateReadModel {
     this.model.close();
   }
 
+  /** With the turn's other messages (one socket write); the row is written either way. */
   private publish(applied: AppliedChange): void {
     const { tenant, type, after } = applied;
-    try {
-      this.options.nc.publish(
-        stateSubject(tenant, type, after.id),
-        encodeNotification(notificationOf(applied)),
-      );
-    } catch (error) {
-      // The row is written; subscribers resume from versions after a reconnect.
-      this.options.logger.warn({ tenant_id: tenant, err: error }, 'state notification not sent');
-    }
+    TurnPublisher.of(this.options.nc).publish(
+      stateSubject(tenant, type, after.id),
+      encodeNotification(notificationOf(applied)),
+      {
+        // Subscribers resume from versions after a reconnect.
+        onFailure: (error) =>
+          this.options.logger.warn(
+            { tenant_id: tenant, err: error },
+            'state notification not sent',
+          ),
+      },
+    );
   }
 }
 

@@ -10,7 +10,7 @@ import { NodeAnswerError } from './errors.js';
 
 const decoder = new TextDecoder();
 
-/** Room left in a NATS message for the subjects and headers around a command's bytes. */
+/** Room left in a NATS message for the subjects and fixed headers around a command's bytes. */
 const HEADROOM_BYTES = 4 * 1024;
 
 /** Nobody listens on the node's subject here (it is down, or on another NATS): it did not run the command. */
@@ -35,10 +35,14 @@ export class CommandHop {
    * message fits the server's `max_payload` (a body the router accepts can
    * be a little larger than NATS's default 1 MiB).
    */
-  reaches(node: NodeRecord, bytes: number): boolean {
+  reaches(node: NodeRecord, bytes: number, call: CallContext): boolean {
     const nc = this.connection();
     if (node.commandSubject === undefined || nc === undefined || nc.isClosed()) return false;
-    return bytes + HEADROOM_BYTES <= (nc.info?.max_payload ?? 0);
+    const context =
+      (call.correlationId?.length ?? 0) +
+      (call.traceparent?.length ?? 0) +
+      (call.tenant?.length ?? 0);
+    return bytes + context + HEADROOM_BYTES <= (nc.info?.max_payload ?? 0);
   }
 
   async submit(
@@ -58,6 +62,7 @@ export class CommandHop {
     if (call.correlationId !== undefined)
       headers.set(HOP_HEADERS.correlationId, call.correlationId);
     if (call.traceparent !== undefined) headers.set(HOP_HEADERS.traceparent, call.traceparent);
+    if (call.commandId !== undefined) headers.set(HOP_HEADERS.commandId, call.commandId);
     let reply;
     try {
       reply = await this.#muxOn(nc).request(node.commandSubject, body, {
@@ -89,14 +94,15 @@ export class CommandHop {
   }
 
   /**
-   * Fails the requests waiting on nodes that left placement or are no longer
-   * active: a request-reply has no connection to lose, so without this a
-   * command sent just before its node died would wait out its whole deadline.
+   * Fails the requests waiting on nodes that placement now says are down or
+   * gone: a request-reply has no connection to lose, so without this a command
+   * sent just before its node died would wait out its whole deadline. A
+   * `draining` node still serves the tenants pinned to it: its requests wait.
    */
   placementChanged(placement: Placement): void {
     for (const nodeId of this.#mux?.groups() ?? []) {
       const status = placement.nodes.get(nodeId)?.status ?? 'removed';
-      if (status !== 'active') {
+      if (status === 'down' || status === 'removed') {
         this.#mux?.failGroup(nodeId, new Error(`the node left placement (${status})`));
       }
     }
@@ -120,7 +126,7 @@ export class CommandHop {
 /** The node's error answer as the gRPC path would have carried it (status, details, metadata). */
 function answerError(node: NodeRecord, headers: MsgHdrs, message: string): NodeAnswerError {
   const metadata = new Metadata();
-  for (const name of [HOP_HEADERS.errorCode, HOP_HEADERS.owner]) {
+  for (const name of [HOP_HEADERS.errorCode, HOP_HEADERS.owner, HOP_HEADERS.field]) {
     const value = headers.get(name);
     if (value !== '') metadata.set(name, value);
   }

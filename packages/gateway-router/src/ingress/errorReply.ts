@@ -1,7 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { ERROR_STATUS, isTenantfoldError, statusFor } from '@tenantfold/core';
-import { metadataValue, OWNER_NODE_KEY, toServiceError } from '@tenantfold/wire';
+import { ERROR_FIELD_KEY, metadataValue, OWNER_NODE_KEY, toServiceError } from '@tenantfold/wire';
 import { RetryLaterError } from '../errors.js';
 import { NodeAnswerError } from '../forwarding/errors.js';
 
@@ -41,11 +41,13 @@ export function httpErrorOf(error: unknown): {
   if (error instanceof NodeAnswerError) {
     const known = (ERROR_STATUS as Record<string, { http: number } | undefined>)[error.code];
     const owner = metadataValue(error.metadata, OWNER_NODE_KEY);
+    const field = metadataValue(error.metadata, ERROR_FIELD_KEY);
     return {
       status: known?.http ?? HTTP_OF_GRPC[error.grpcStatus] ?? 500,
       body: {
         code: error.code,
         message: error.details,
+        ...(field === undefined ? {} : { field }),
         ...(owner === undefined ? {} : { owner }),
       },
     };

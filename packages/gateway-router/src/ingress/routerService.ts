@@ -12,7 +12,12 @@ import {
 } from '@tenantfold/core';
 import type { NodeRecord } from '@tenantfold/nats';
 import type { CallContext, HopFormat } from '@tenantfold/wire';
-import { outcomeOfCode, submitCommandCodec, tenantOfCall } from '@tenantfold/wire';
+import {
+  decodeSubmitRequest,
+  outcomeOfCode,
+  submitCommandCodec,
+  tenantOfCall,
+} from '@tenantfold/wire';
 import type { CommandHop } from '../forwarding/commandHop.js';
 import { NoInboxError } from '../forwarding/commandHop.js';
 import { NodeAnswerError } from '../forwarding/errors.js';
@@ -93,13 +98,15 @@ export class RouterService {
     format: HopFormat,
     route: string,
   ): Promise<Routed<Uint8Array>> {
-    return this.#answer(route, call, {}, (tenant, forwarded) =>
-      this.options.forwarder.forward({
+    return this.#answer(route, call, {}, (tenant, context) => {
+      // Given here, once: a retry to another node (or the same) carries the same id.
+      const forwarded = { ...context, commandId: Uuid.new() };
+      return this.options.forwarder.forward({
         tenant,
         aggregate: () => aggregateOf(format, bytes),
         method: 'SubmitCommand',
         send: async (node, deadlineMs) => {
-          if (this.options.hop.reaches(node, bytes.length)) {
+          if (this.options.hop.reaches(node, bytes.length, forwarded)) {
             try {
               return await this.options.hop.submit(node, bytes, format, forwarded, deadlineMs);
             } catch (error) {
@@ -110,8 +117,8 @@ export class RouterService {
           }
           return this.#submitOverGrpc(node, format, bytes, tenant, forwarded, deadlineMs);
         },
-      }),
-    );
+      });
+    });
   }
 
   async #submitOverGrpc(
@@ -122,10 +129,11 @@ export class RouterService {
     forwarded: CallContext,
     deadlineMs: number,
   ): Promise<Uint8Array> {
+    const commandId = forwarded.commandId!;
     const message =
       format === 'proto'
-        ? proto.requestDeserialize(Buffer.from(bytes))
-        : submitMessageOf(jsonBodyOf(bytes), tenant, this.options.limits);
+        ? protoMessageOf(bytes, commandId)
+        : submitMessageOf(jsonBodyOf(bytes), tenant, commandId, this.options.limits);
     const response = (await this.options.channels.call(
       node,
       'SubmitCommand',
@@ -284,9 +292,24 @@ function metadataOf(forwarded: CallContext): Metadata {
 
 const proto = submitCommandCodec();
 
-/** `SubmitCommandRequest` of an HTTP command body; a missing `command_id` gets a UUID v7. */
-function submitMessageOf(body: Record<string, unknown>, tenant: TenantId, limits?: DataLimits) {
-  const envelope = parseCommandEnvelope({ ...body, tenant_id: tenant }, limits);
+/** A gRPC client's `SubmitCommandRequest`, with the router's id when it names none. */
+function protoMessageOf(bytes: Uint8Array, commandId: string) {
+  const request = decodeSubmitRequest(bytes);
+  return request.command_id === '' ? { ...request, command_id: commandId } : request;
+}
+
+/** `SubmitCommandRequest` of an HTTP command body; a missing `command_id` gets the router's. */
+function submitMessageOf(
+  body: Record<string, unknown>,
+  tenant: TenantId,
+  commandId: string,
+  limits?: DataLimits,
+) {
+  tenantOfCall({ tenant }, body.tenant_id, true); // a body naming another tenant is refused
+  const envelope = parseCommandEnvelope(
+    { command_id: commandId, ...body, tenant_id: tenant },
+    limits,
+  );
   return {
     tenant_id: tenant,
     command_id: envelope.command_id,
@@ -326,7 +349,7 @@ function jsonBodyOf(bytes: Uint8Array): Record<string, unknown> {
 function aggregateOf(format: HopFormat, bytes: Uint8Array): string {
   try {
     const { aggregate_type: type, aggregate_id: id } =
-      format === 'proto' ? proto.requestDeserialize(Buffer.from(bytes)) : jsonBodyOf(bytes);
+      format === 'proto' ? decodeSubmitRequest(bytes) : jsonBodyOf(bytes);
     return `${String(type)}/${String(id)}`;
   } catch {
     return '';

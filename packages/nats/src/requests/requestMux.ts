@@ -32,30 +32,27 @@ export class RequestMux {
   readonly #prefix: string;
   readonly #pending = new Map<number, Pending>();
   readonly #subscription: Subscription;
-  readonly #publisher: TurnPublisher;
   #sweep: NodeJS.Timeout | undefined;
+  #closed: Error | undefined;
   #next = 0;
 
   constructor(readonly nc: NatsConnection) {
     this.#prefix = `${createInbox()}.`;
-    this.#publisher = new TurnPublisher(nc, ({ reply = '' }, error) => {
-      const id = Number(reply.slice(this.#prefix.length));
-      this.#pending.get(id)?.reject(error);
-      this.#pending.delete(id);
-    });
     this.#subscription = nc.subscribe(`${this.#prefix}*`, {
       callback: (error, msg) => (error === null ? this.#settle(msg) : this.#failAll(error)),
     });
   }
 
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const id = ++this.#next;
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + options.timeoutMs;
       this.#pending.set(id, { subject, group: options.group ?? '', deadline, resolve, reject });
-      this.#publisher.publish(subject, data, {
+      TurnPublisher.of(this.nc).publish(subject, data, {
         reply: `${this.#prefix}${id}`,
         headers: options.headers,
+        onFailure: (error) => this.#fail(id, error),
       });
       this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref();
     });
@@ -76,9 +73,10 @@ export class RequestMux {
   }
 
   /** Stops taking replies; requests still waiting fail with `error`. */
-  close(error: unknown): void {
+  close(error: Error): void {
+    this.#closed = error;
     clearInterval(this.#sweep);
-    this.#publisher.clear();
+    this.#sweep = undefined;
     this.#subscription.unsubscribe();
     this.#failAll(error);
   }
@@ -106,6 +104,11 @@ export class RequestMux {
       clearInterval(this.#sweep);
       this.#sweep = undefined;
     }
+  }
+
+  #fail(id: number, error: unknown): void {
+    this.#pending.get(id)?.reject(error);
+    this.#pending.delete(id);
   }
 
   #failAll(error: unknown): void {
