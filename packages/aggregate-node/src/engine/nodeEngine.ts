@@ -81,7 +81,7 @@ export class NodeEngine {
         sweepMs: deps.sweepMs,
         // Room in the checkpoint (NATS max_payload, 1 MiB by default) for the position and the skip list.
         maxStateBytes: projectionStateBytes((limits ?? DEFAULT_DATA_LIMITS).stateBytes),
-        tailsCommits: true, // the node's commit observer hands it every commit (aggregateNode.ts)
+        tailsCommits: true, // the node's commit observer hands it every commit (wiring.ts, engineLoader)
         ...(deps.onSkipped === undefined ? {} : { onSkipped: deps.onSkipped }),
       });
       return new NodeEngine(manifest, store, readModels, runtime);
