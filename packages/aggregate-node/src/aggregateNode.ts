@@ -20,7 +20,7 @@ import type { TenantMigration } from './migration/index.js';
 import type { QueryService } from './queries/queryService.js';
 import type { StateLog, StateReadModel } from './queries/stateReadModel.js';
 import { indexesOf } from './queries/stateReadModel.js';
-import type { Dispatch, TenantDeadLetters } from './readModels/index.js';
+import type { Dispatch, TenantDeadLetters } from './reactors/index.js';
 import type { StorageOptions } from './wiring.js';
 import {
   commandHandler,

@@ -23,8 +23,8 @@ import { TenantMigration } from './migration/index.js';
 import { QueryService } from './queries/queryService.js';
 import type { StateLog } from './queries/stateReadModel.js';
 import { StateReadModel } from './queries/stateReadModel.js';
-import type { Dispatch } from './readModels/index.js';
-import { TenantDeadLetters } from './readModels/index.js';
+import type { Dispatch } from './reactors/index.js';
+import { TenantDeadLetters } from './reactors/index.js';
 
 // The node's parts, one builder each, in the order `AggregateNode.start` builds them.
 

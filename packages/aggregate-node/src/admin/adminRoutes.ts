@@ -5,7 +5,7 @@ import type { TenantGate } from '../intake/tenantGate.js';
 import type { TenantMigration } from '../migration/index.js';
 import { parseTenantRequest, parseVerifyRequest } from '../migration/index.js';
 import type { StateLog, StateReadModel } from '../queries/stateReadModel.js';
-import type { Dispatch, ReadModelRunner, TenantDeadLetters } from '../readModels/index.js';
+import type { Dispatch, ReadModelRunner, TenantDeadLetters } from '../reactors/index.js';
 import type { AdminRequest } from './adminServer.js';
 
 /** What the `/admin` routes act on. */

@@ -10,8 +10,8 @@ import type {
 import { AggregateStore, DEFAULT_DATA_LIMITS } from '@tenantfold/core';
 import type { Manifest } from '@tenantfold/programs';
 import { loadManifest, loadManifestPrograms, ProgramRuntime } from '@tenantfold/programs';
-import type { Dispatch } from '../readModels/index.js';
-import { ReadModelRunner } from '../readModels/index.js';
+import type { Dispatch } from '../reactors/index.js';
+import { ReadModelRunner } from '../reactors/index.js';
 
 export interface NodeEngineDeps {
   /** The node's storage (behind its breaker); the engine never closes it. */
