@@ -29,11 +29,11 @@ export type {
 } from './migration/index.js';
 export { NodeEngine } from './engine/nodeEngine.js';
 export type { NodeEngineDeps } from './engine/nodeEngine.js';
-export { ReadModelRunner, TenantDeadLetters } from './readModels/index.js';
+export { ReadModelRunner, TenantDeadLetters } from './reactors/index.js';
 export type {
   ProjectionView,
   ReadModelRunnerOptions,
   ReplayReport,
   TenantDeadLetter,
-} from './readModels/index.js';
+} from './reactors/index.js';
 export { PlacementOwnership, isFenced } from './intake/placementOwnership.js';

@@ -1,7 +1,7 @@
 import type { StoredCommit } from '@tenantfold/core';
 import { StreamKey, TenantId } from '@tenantfold/core';
 import { describe, expect, it } from 'vitest';
-import { CommitTails } from '../src/readModels/commitTails.js';
+import { CommitTails } from '../src/reactors/commitTails.js';
 
 const tenant = TenantId.parse('t');
 const commit = (position: number, of = tenant): StoredCommit => ({

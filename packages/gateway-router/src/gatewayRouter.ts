@@ -1,22 +1,29 @@
 import type { Logger } from '@tenantfold/core';
-import { dataLimitsOf, ValidationError } from '@tenantfold/core';
-import { readPlacementFile } from '@tenantfold/nats';
-import { SubscriptionLimits } from '@tenantfold/query/live';
+import { dataLimitsOf } from '@tenantfold/core';
 import { pino } from 'pino';
 import type { RouterConfig } from './config/routerConfig.js';
-import { CommandHop } from './forwarding/commandHop.js';
-import { Forwarder } from './forwarding/forwarder.js';
-import { NodeChannels } from './forwarding/nodeChannels.js';
-import { CutoverHold } from './holding/cutoverHold.js';
+import type { CommandHop } from './forwarding/commandHop.js';
+import type { NodeChannels } from './forwarding/nodeChannels.js';
+import type { CutoverHold } from './holding/cutoverHold.js';
 import { GrpcIngress } from './ingress/grpcIngress.js';
 import { ENVELOPE_BYTES, HttpIngress } from './ingress/httpIngress.js';
 import { httpRoutes } from './ingress/httpRoutes.js';
-import { RouterService } from './ingress/routerService.js';
-import { RouterMetrics } from './metrics/routerMetrics.js';
-import { KvLink } from './placement/kvLink.js';
+import type { RouterService } from './ingress/routerService.js';
+import type { RouterMetrics } from './metrics/routerMetrics.js';
+import type { KvLink } from './placement/kvLink.js';
 import { PlacementCache } from './placement/placementCache.js';
-import { SubscriptionHub } from './subscriptions/subscriptionHub.js';
-import { watchStates } from './subscriptions/watchStates.js';
+import type { SubscriptionHub } from './subscriptions/subscriptionHub.js';
+import {
+  commandHop,
+  cutoverHold,
+  followPlacement,
+  forwarder,
+  nodeChannels,
+  placementLink,
+  routerMetrics,
+  routerService,
+  subscriptionHub,
+} from './wiring.js';
 
 /** Lifecycle: STARTING → RUNNING → STOPPING (SIGTERM) → STOPPED. */
 export type RouterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -33,9 +40,17 @@ interface Parts {
   readonly hop: CommandHop;
   readonly hold: CutoverHold;
   readonly subscriptions: SubscriptionHub;
+  readonly service: RouterService;
+  readonly metrics: RouterMetrics;
+  readonly logger: Logger;
+}
+
+/** The ports, open once the router serves. */
+interface Ingress {
   readonly grpc: GrpcIngress;
   readonly http: HttpIngress;
-  readonly logger: Logger;
+  readonly grpcPort: number;
+  readonly httpPort: number;
 }
 
 /**
@@ -45,16 +60,23 @@ interface Parts {
  */
 export class GatewayRouter {
   #state: RouterState = 'STARTING';
+  #ingress: Ingress | undefined;
 
   private constructor(
     readonly config: RouterConfig,
     private readonly parts: Parts,
-    readonly grpcPort: number,
-    readonly httpPort: number,
   ) {}
 
   get state(): RouterState {
     return this.#state;
+  }
+
+  get grpcPort(): number {
+    return this.#ingress?.grpcPort ?? 0;
+  }
+
+  get httpPort(): number {
+    return this.#ingress?.httpPort ?? 0;
   }
 
   /**
@@ -68,124 +90,70 @@ export class GatewayRouter {
   ): Promise<GatewayRouter> {
     const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'router' } });
     const cache = new PlacementCache(logger);
-    // eslint-disable-next-line prefer-const -- the channels' callback reads it once created
-    let metrics: RouterMetrics | undefined;
-    const channels = new NodeChannels({
-      channelsPerNode: config.channelsPerNode,
-      connectTimeoutMs: config.connectTimeoutMs,
-      onUnreachable: (node) => metrics?.unreachable.inc({ node }),
-    });
-    metrics = new RouterMetrics({ nodeStates: () => channels.states() });
-    const m = metrics;
-    m.natsConnected.set(0);
-    const hold = new CutoverHold({
-      limit: config.holdQueueLimit,
-      timeoutMs: config.holdTimeoutMs,
-      onHeld: (now) => m.heldNow.set(now),
-      onOutcome: (outcome) => m.held.inc({ outcome }),
-    });
-    cache.onChange((placement) => {
-      hold.update(placement);
-      channels.retain(placement);
-      m.placementRevision.set(placement.revision);
-      m.placementFromFile.set(cache.source === 'file' ? 1 : 0);
-    });
-    const link = new KvLink({
-      nats: config,
-      bucket: config.placementBucket,
-      timeoutMs: config.natsConnectTimeoutMs,
-      cache,
+    const channels = nodeChannels(config);
+    const metrics = routerMetrics(channels);
+    const hold = cutoverHold(config, metrics);
+    followPlacement(cache, { hold, channels, metrics });
+    const link = await placementLink(config, cache, metrics, logger);
+    const hop = commandHop(cache, link);
+    const forwarding = forwarder(config, { cache, hold }, metrics);
+    const subscriptions = subscriptionHub(
+      config,
+      { cache, forwarder: forwarding, channels, link },
+      metrics,
       logger,
-      onConnection: (connected) => m.natsConnected.set(connected ? 1 : 0),
-    });
-    if (!(await link.start())) {
-      try {
-        if (config.placementFile === '') {
-          throw new ValidationError(
-            `placement KV unreachable at ${config.natsServers.join(', ')} and no placement file to start from (set ROUTER_PLACEMENT_FILE)`,
-            'placementFile',
-          );
-        }
-        cache.adoptFile(await readPlacementFile(config.placementFile), config.placementFile);
-      } catch (error) {
-        await link.stop(); // no retries left behind by a start that failed
-        throw error;
-      }
-    }
-
-    const hop = new CommandHop(() => (link.connected ? link.connection : undefined));
-    cache.onChange((placement) => hop.placementChanged(placement));
-    const forwarder = new Forwarder({
-      cache,
-      hold,
-      forwardTimeoutMs: config.forwardTimeoutMs,
-      onForwarded: (method, seconds) => m.forwardDuration.observe({ route: method }, seconds),
-      onRetry: () => m.notOwnerRetries.inc(),
-    });
-    const subscriptions = new SubscriptionHub({
-      limits: new SubscriptionLimits({
-        perTenant: config.subscriptionsPerTenant,
-        total: config.subscriptionsTotal,
-      }),
-      upstreams: {
-        ownerOf: (tenant) => forwarder.ownerNode(tenant),
-        refresh: () => cache.refresh(),
-        open: (node, request, metadata) => channels.subscribe(node, request, metadata),
-        watch: (tenant, type, deliver) =>
-          watchStates(link.connection, tenant, type, deliver, logger),
-      },
-      bufferCapacity: config.subscriberBuffer,
-      reopenWindowMs: config.subscriptionReopenMs,
+    );
+    const service = routerService(
+      config,
+      { forwarder: forwarding, hop, channels, subscriptions },
+      metrics,
       logger,
-      onCount: (open) => m.subscriptionsOpen.set(open),
-      onMove: (reason) => m.subscriptionMoves.inc({ reason }),
-    });
-    cache.onChange(() => subscriptions.placementChanged());
-    const limits = dataLimitsOf(config);
-    const service = new RouterService({
-      forwarder,
-      hop,
+    );
+    const router = new GatewayRouter(config, {
+      cache,
+      link,
       channels,
+      hop,
+      hold,
       subscriptions,
-      allowDefaultTenant: config.allowDefaultTenant,
-      limits,
+      service,
+      metrics,
       logger,
-      onAnswered: (route, outcome) => m.requests.inc({ route, outcome }),
     });
-    // eslint-disable-next-line prefer-const -- assigned after the probes that close over it
-    let router: GatewayRouter;
+    await router.#serve();
+    return router;
+  }
+
+  /** Opens the gRPC and HTTP ports; the HTTP side answers health, readiness and metrics. */
+  async #serve(): Promise<void> {
+    const { config } = this;
+    const { service, metrics, logger, cache } = this.parts;
     const grpc = new GrpcIngress(config.grpcListen, service);
     const http = new HttpIngress(
       config.httpListen,
       httpRoutes(
         service,
         {
-          health: () => router.health(),
-          ready: () => router.readiness(),
+          health: () => this.health(),
+          ready: () => this.readiness(),
           metrics: async () => ({
-            contentType: m.registry.contentType,
-            body: await m.registry.metrics(),
+            contentType: metrics.registry.contentType,
+            body: await metrics.registry.metrics(),
           }),
         },
         { heartbeatMs: config.sseHeartbeatMs },
       ),
       logger,
-      limits.commandBytes + ENVELOPE_BYTES,
+      dataLimitsOf(config).commandBytes + ENVELOPE_BYTES,
     );
     const grpcPort = (await grpc.start()).port;
     const httpPort = (await http.start()).port;
-    router = new GatewayRouter(
-      config,
-      { cache, link, channels, hop, hold, subscriptions, grpc, http, logger },
-      grpcPort,
-      httpPort,
-    );
-    router.#state = 'RUNNING';
+    this.#ingress = { grpc, http, grpcPort, httpPort };
+    this.#state = 'RUNNING';
     logger.info(
       { grpcPort, httpPort, placement: cache.source, revision: cache.current?.revision },
       'router running',
     );
-    return router;
   }
 
   /** Live: running with a placement to route by (possibly stale, see `readiness`). */
@@ -221,13 +189,14 @@ export class GatewayRouter {
 
   /** Refuses held commands, lets forwarded calls finish (up to the forward timeout), closes everything. */
   async stop(): Promise<void> {
-    if (this.#state !== 'RUNNING') return;
+    const ingress = this.#ingress;
+    if (this.#state !== 'RUNNING' || ingress === undefined) return;
     this.#state = 'STOPPING';
-    const { cache, link, channels, hop, hold, subscriptions, grpc, http, logger } = this.parts;
+    const { cache, link, channels, hop, hold, subscriptions, logger } = this.parts;
     hold.close();
     subscriptions.closeAll();
     const deadline = this.config.forwardTimeoutMs;
-    await Promise.all([grpc.stop(deadline), http.stop(deadline)]);
+    await Promise.all([ingress.grpc.stop(deadline), ingress.http.stop(deadline)]);
     cache.stop();
     channels.close();
     hop.close();

@@ -10,8 +10,8 @@ import type {
 import { AggregateStore, DEFAULT_DATA_LIMITS } from '@tenantfold/core';
 import type { Manifest } from '@tenantfold/programs';
 import { loadManifest, loadManifestPrograms, ProgramRuntime } from '@tenantfold/programs';
-import type { Dispatch } from '../readModels/index.js';
-import { ReadModelRunner } from '../readModels/index.js';
+import type { Dispatch } from '../reactors/index.js';
+import { ReadModelRunner } from '../reactors/index.js';
 
 export interface NodeEngineDeps {
   /** The node's storage (behind its breaker); the engine never closes it. */
@@ -81,7 +81,7 @@ export class NodeEngine {
         sweepMs: deps.sweepMs,
         // Room in the checkpoint (NATS max_payload, 1 MiB by default) for the position and the skip list.
         maxStateBytes: projectionStateBytes((limits ?? DEFAULT_DATA_LIMITS).stateBytes),
-        tailsCommits: true, // the node's commit observer hands it every commit (aggregateNode.ts)
+        tailsCommits: true, // the node's commit observer hands it every commit (wiring.ts, engineLoader)
         ...(deps.onSkipped === undefined ? {} : { onSkipped: deps.onSkipped }),
       });
       return new NodeEngine(manifest, store, readModels, runtime);

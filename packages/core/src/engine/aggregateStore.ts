@@ -10,9 +10,7 @@ import {
 } from '../domain/index.js';
 import { UnavailableError, ValidationError } from '../errors/index.js';
 import type { ProcessManager, ProcessManagerReport } from '../processManagers/index.js';
-import { ProcessManagerRunner } from '../processManagers/index.js';
 import type { Projection } from '../projections/index.js';
-import { ProjectionRunner } from '../projections/index.js';
 import type { DeadLetter, StorageBackend } from '../storage/index.js';
 import { openFileBackend } from '../storage/index.js';
 import type { AggregateSnapshot, CommandResult } from './actor.js';
@@ -29,6 +27,7 @@ import type {
 } from './queryEngine.js';
 import type { ActorSettings, AggregateStoreOptions } from './storeOptions.js';
 import { DEFAULT_STORE_OPTIONS } from './storeOptions.js';
+import { StoreReactors } from './storeReactors.js';
 
 /** A reference to one aggregate; cheap, and valid across passivation. */
 export interface AggregateHandle<State, C extends Command> {
@@ -50,8 +49,7 @@ export interface GetOptions {
  */
 export class AggregateStore {
   private readonly registry: ActorRegistry;
-  private readonly projectionRunners = new Map<string, ProjectionRunner<unknown>>();
-  private readonly managerRunners: ProcessManagerRunner[];
+  private readonly reactors: StoreReactors;
   private readonly actorSettings: ActorSettings;
   private queries: QueryEngine | undefined;
   private closed = false;
@@ -76,16 +74,7 @@ export class AggregateStore {
         failed: (commit) => outer?.failed?.(commit),
       },
     };
-    for (const p of projections) {
-      this.projectionRunners.set(
-        p.name,
-        new ProjectionRunner(p, backend.eventLog, backend.checkpoints),
-      );
-    }
-    this.managerRunners = managers.map(
-      (m) =>
-        new ProcessManagerRunner(m, backend.eventLog, backend.checkpoints, backend.deadLetters),
-    );
+    this.reactors = new StoreReactors(backend, projections, managers);
   }
 
   /** Starts configuring a store on a local directory, or on any storage backend. */
@@ -221,23 +210,16 @@ export class AggregateStore {
 
   /** A projection's state, caught up with every committed event. */
   async projection<State>(projection: Projection<State>): Promise<State> {
-    return (await this.projectionRunner(projection).state()) as State;
+    return this.reactors.projection(projection);
   }
 
   async rebuildProjection<State>(projection: Projection<State>): Promise<State> {
-    return (await this.projectionRunner(projection).rebuild()) as State;
+    return this.reactors.rebuildProjection(projection);
   }
 
   /** One pass of every process manager over the events committed since the last pass. */
   async runProcessManagers(): Promise<ProcessManagerReport> {
-    let dispatched = 0;
-    let deadLettered = 0;
-    for (const runner of this.managerRunners) {
-      const report = await runner.run((envelope) => this.submit(envelope));
-      dispatched += report.dispatched;
-      deadLettered += report.deadLettered;
-    }
-    return { dispatched, deadLettered };
+    return this.reactors.runProcessManagers((envelope) => this.submit(envelope));
   }
 
   deadLetters(processManager: string): Promise<DeadLetter[]> {
@@ -315,13 +297,6 @@ export class AggregateStore {
       );
     }
     return decider;
-  }
-
-  private projectionRunner(projection: Projection<unknown>): ProjectionRunner<unknown> {
-    const runner = this.projectionRunners.get(projection.name);
-    if (runner === undefined)
-      throw new ValidationError(`projection '${projection.name}' is not registered`, 'projection');
-    return runner;
   }
 }
 

@@ -39,8 +39,6 @@ export interface NodeChannelsOptions {
   readonly channelsPerNode: number;
   /** How long a call waits for a connection to its node. */
   readonly connectTimeoutMs: number;
-  /** Called when a node cannot be reached (for metrics). */
-  readonly onUnreachable?: (nodeId: string) => void;
 }
 
 const CHANNEL_OPTIONS: ChannelOptions = {
@@ -97,8 +95,14 @@ class Pool {
  */
 export class NodeChannels {
   readonly #pools = new Map<string, Pool>();
+  readonly #unreachable: Array<(nodeId: string) => void> = [];
 
   constructor(private readonly options: NodeChannelsOptions) {}
+
+  /** Calls `listener` each time a node cannot be reached (for metrics). */
+  onUnreachable(listener: (nodeId: string) => void): void {
+    this.#unreachable.push(listener);
+  }
 
   /**
    * One unary call to `node`. Rejects with `NodeAnswerError` for the node's own
@@ -225,13 +229,17 @@ export class NodeChannels {
         if (!changed) reason = `no connection within ${timeout} ms`;
       }
       if (reason !== undefined) {
-        this.options.onUnreachable?.(node.id);
+        this.#reportUnreachable(node.id);
         throw new RetryLaterError(
           `node '${node.id}' (${node.grpcAddress}) is unreachable: ${reason}`,
         );
       }
       state = channel.getConnectivityState(false);
     }
+  }
+
+  #reportUnreachable(nodeId: string): void {
+    for (const listener of this.#unreachable) listener(nodeId);
   }
 
   #failure(node: NodeRecord, error: ServiceError, deadlineMs: number): Error {
@@ -243,7 +251,7 @@ export class NodeChannels {
       return new NodeAnswerError(node.id, error.code, error.details, error.metadata);
     }
     // Lost on the way (no answer from the node itself): whether it ran is unknown.
-    if (error.code === status.UNAVAILABLE) this.options.onUnreachable?.(node.id);
+    if (error.code === status.UNAVAILABLE) this.#reportUnreachable(node.id);
     const what =
       error.code === status.DEADLINE_EXCEEDED
         ? `did not answer within ${deadlineMs} ms`

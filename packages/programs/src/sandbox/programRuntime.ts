@@ -4,7 +4,7 @@ import { DEFAULT_DATA_LIMITS, UnavailableError, ValidationError } from '@tenantf
 import type { ProgramLimits } from './limits.js';
 import { DEFAULT_PROGRAM_LIMITS, resolveLimits } from './limits.js';
 import type { Program, ProgramSource } from './program.js';
-import type { ResultLimits, SandboxCounters } from './sandboxedProgram.js';
+import type { ResultLimits, SandboxCounters } from './isolate.js';
 import { SandboxedProgram } from './sandboxedProgram.js';
 
 export interface ProgramRuntimeOptions {

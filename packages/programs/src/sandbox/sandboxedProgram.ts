@@ -1,59 +1,16 @@
 import type { JsonValue } from '@tenantfold/core';
 import { ProgramLimitError, UnavailableError, ValidationError } from '@tenantfold/core';
-import ivm from 'isolated-vm';
 import type { ProgramFunction } from './bootstrap.js';
-import {
-  BOOTSTRAP_FILENAME,
-  BOOTSTRAP_SOURCE,
-  OUTCOME_FAULT,
-  OUTCOME_LIMIT,
-  OUTCOME_REJECTED,
-  OUTCOME_RETURNED,
-  PROGRAM_FUNCTIONS,
-  standaloneProgram,
-  wrapProgram,
-} from './bootstrap.js';
-import type { BatchMode, CallOptions, CallOutcome, Program, ProgramSource } from './program.js';
+import { PROGRAM_FUNCTIONS } from './bootstrap.js';
+import type { CrossingMode, IsolateSpec, Live, SandboxCounters } from './isolate.js';
+import { startIsolate } from './isolate.js';
+import { clip, decode, outcomeOf } from './outcomes.js';
+import type { BatchMode, CallOptions, CallOutcome, Program } from './program.js';
 
-/**
- * `call(name, argsJson, mode)` inside the isolate (see the bootstrap); `name === null`
- * lists the defined functions, and mode `calls` runs independent calls, one outcome line each.
- */
-type CallFn = (name: string | null, argsJson: string, mode?: CrossingMode) => string;
-type CrossingMode = BatchMode | 'calls';
-type InstallFn = (factory: unknown, limits: unknown) => CallFn;
-
-/** What the bootstrap holds every result to (see `install` in the bootstrap). */
-export interface ResultLimits {
-  readonly jsonDepth: number;
-  readonly stringChars: number;
-  /** Longest result, in characters of JSON: a guard; exact byte limits are the host's. */
-  readonly resultChars: number;
-}
-
-interface Live {
-  readonly isolate: ivm.Isolate;
-  readonly call: ivm.Reference<CallFn>;
-  /** Whether program code has run on it (a fresh isolate holds nothing a call left). */
-  used: boolean;
-}
-
-/** Counters shared with the runtime. */
-export interface SandboxCounters {
-  compiles: number;
-  restarts: number;
-  recycles: number;
-}
-
-export interface SandboxedProgramSpec {
-  readonly source: ProgramSource;
+export interface SandboxedProgramSpec extends IsolateSpec {
   readonly hash: string;
-  readonly memoryMb: number;
-  /** Limit for running the program's top level once at load. */
-  readonly cpuMs: number;
   /** Most isolates the program may run on at once (at least 1). */
   readonly isolates: number;
-  readonly resultLimits: ResultLimits;
 }
 
 /** A call waiting for an isolate. */
@@ -78,14 +35,8 @@ interface Slot {
   blown: boolean;
 }
 
-/** The bootstrap hardens a fresh context in well under this; it is not program code. */
-const BOOTSTRAP_TIMEOUT_MS = 5_000;
-
 /** isolated-vm's message for a call stopped by its `timeout` (the library has no error codes). */
 const TIMED_OUT = 'Script execution timed out.';
-
-/** Longest message copied out of a program into an error. */
-const MAX_MESSAGE_CHARS = 2_000;
 
 /** Most queued calls that share one crossing into an isolate. */
 const MAX_CALLS_PER_CROSSING = 64;
@@ -409,94 +360,7 @@ export class SandboxedProgram implements Program {
   }
 }
 
-async function startIsolate(
-  spec: SandboxedProgramSpec,
-  counters: SandboxCounters,
-  { checkSyntax }: { checkSyntax: boolean },
-): Promise<Live> {
-  const { filename, code } = spec.source;
-  const isolate = new ivm.Isolate({ memoryLimit: spec.memoryMb });
-  try {
-    const context = await isolate.createContext();
-    const bootstrap = await isolate.compileScript(BOOTSTRAP_SOURCE, {
-      filename: BOOTSTRAP_FILENAME,
-    });
-    const install = (await bootstrap.run(context, {
-      reference: true,
-      timeout: BOOTSTRAP_TIMEOUT_MS,
-      release: true,
-    })) as ivm.Reference<InstallFn>;
-    if (checkSyntax) await compile(isolate, filename, standaloneProgram(code));
-    const script = await compile(isolate, filename, wrapProgram(code));
-    counters.compiles++;
-    const factory = (await script.run(context, {
-      reference: true,
-      timeout: spec.cpuMs,
-      release: true,
-    })) as ivm.Reference<unknown>;
-    const limits = new ivm.ExternalCopy(spec.resultLimits).copyInto({ release: true });
-    const call = await install.apply(undefined, [factory.derefInto({ release: true }), limits], {
-      result: { reference: true },
-      timeout: BOOTSTRAP_TIMEOUT_MS,
-    });
-    install.release();
-    return { isolate, call, used: false };
-  } catch (error) {
-    if (!isolate.isDisposed) isolate.dispose();
-    throw error;
-  }
-}
-
-async function compile(
-  isolate: ivm.Isolate,
-  filename: string,
-  script: { readonly code: string; readonly columnOffset: number },
-): Promise<ivm.Script> {
-  try {
-    return await isolate.compileScript(script.code, {
-      filename,
-      columnOffset: script.columnOffset,
-    });
-  } catch (error) {
-    const { name, message } = error as Error;
-    throw new ValidationError(`${filename}: ${name}: ${message}`, undefined, { cause: error });
-  }
-}
-
 /** Whether a waiting call may share a crossing with others: a plain call not already failed in one. */
 function shareable(call: Pending): boolean {
   return call.fn !== null && call.mode === undefined && !call.alone;
-}
-
-/** A reply of the bootstrap decoded, or the outcome `apply` already made of a failure. */
-function outcomeOf(raw: string | CallOutcome): CallOutcome {
-  return typeof raw === 'string' ? decode(raw) : raw;
-}
-
-function decode(raw: string): CallOutcome {
-  const body = raw.slice(1);
-  switch (raw[0]) {
-    case OUTCOME_RETURNED:
-      return { kind: 'returned', json: body };
-    case OUTCOME_REJECTED: {
-      const { message } = JSON.parse(body) as { message: string };
-      return { kind: 'rejected', message: clip(message) };
-    }
-    case OUTCOME_FAULT: {
-      const { name, message } = JSON.parse(body) as { name: string; message: string };
-      return { kind: 'failed', name, message: clip(message) };
-    }
-    case OUTCOME_LIMIT: {
-      const { message } = JSON.parse(body) as { message: string };
-      throw new ProgramLimitError(clip(message));
-    }
-    default:
-      throw new Error(`unexpected sandbox reply ${JSON.stringify(raw.slice(0, 40))}`);
-  }
-}
-
-function clip(message: string): string {
-  return message.length <= MAX_MESSAGE_CHARS
-    ? message
-    : `${message.slice(0, MAX_MESSAGE_CHARS)}… (${message.length} characters)`;
 }

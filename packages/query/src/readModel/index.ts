@@ -1,4 +1,6 @@
-export { ReadModel, DEFAULT_LIMIT, MAX_LIMIT, stateDigest } from './readModel.js';
+export { ReadModel } from './readModel.js';
+export { DEFAULT_LIMIT, MAX_LIMIT } from './queryPlanner.js';
+export { stateDigest } from './stateDigest.js';
 export type { ReadModelOptions } from './readModel.js';
 export { changeOf } from './types.js';
 export type {

@@ -1,32 +1,20 @@
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { JsonValue, StoredCommit } from '@tenantfold/core';
-import {
-  AggregateId,
-  AggregateType,
-  TenantId,
-  parseStateRecord,
-  UnavailableError,
-  ValidationError,
-  stateHash,
-} from '@tenantfold/core';
-import type { Filter, SortKey } from '../language/ast.js';
-import { formatFilter, formatSort } from '../language/format.js';
-import { parseFilter, parseSort } from '../language/parse.js';
-import { valueSql } from '../sql/fieldSql.js';
-import type { SqlParam } from '../sql/filterSql.js';
-import { compileFilter } from '../sql/filterSql.js';
-import type { CursorBinding, SortValue } from './cursor.js';
-import { CursorCodec } from './cursor.js';
+import { AggregateType, TenantId, UnavailableError, ValidationError } from '@tenantfold/core';
 import type { OpenReport } from './database.js';
 import { openDatabase } from './database.js';
 import type { IndexChanges } from './indexes.js';
 import { parseIndexPath, syncIndexes } from './indexes.js';
 import { Lru } from './lru.js';
-import { afterCursor, effectiveKeys, orderBySql } from './pagePlan.js';
 import { PositionWaiters } from './positionWaiters.js';
 import type { QuarantinedRow } from './quarantine.js';
-import { isRowFault, Quarantine } from './quarantine.js';
+import { Quarantine } from './quarantine.js';
+import type { QueryPlan } from './queryPlanner.js';
+import { QueryPlanner } from './queryPlanner.js';
+import type { RawRow } from './rows.js';
+import { ADVANCE_CHECKPOINT, SELECT_ROW, toRow, writeChanges } from './rows.js';
+import { rebuildRows } from './rebuild.js';
+import { tenantDigest } from './stateDigest.js';
 import { TenantPositions } from './tenantPositions.js';
 import type {
   AppliedChange,
@@ -38,11 +26,6 @@ import type {
 } from './types.js';
 import { changeOf } from './types.js';
 
-/** @default 100 */
-export const DEFAULT_LIMIT = 100;
-/** @default 1000 */
-export const MAX_LIMIT = 1000;
-const REBUILD_BATCH = 1000;
 /** Rows applied between statistics refreshes. */
 const ANALYZE_EVERY = 10_000;
 
@@ -67,16 +50,6 @@ export interface ReadModelOptions {
   readonly integrityCheck?: boolean;
 }
 
-type RawRow = Omit<StateRow, 'state'> & { state: string } & Record<`k${number}`, SortValue>;
-
-const toRow = (raw: RawRow): StateRow => parseStateRecord(raw.id, raw, raw.state);
-
-/** A tenant's checkpoint moves forward only. */
-const ADVANCE_CHECKPOINT = `INSERT INTO checkpoints (tenant, position) VALUES (?, ?)
-  ON CONFLICT (tenant) DO UPDATE SET position = max(position, excluded.position)`;
-
-const ROW_COLUMNS = 'id, version, updated_at, position, json(state) AS state';
-
 /**
  * The state read model: one row per aggregate (tenant, type, id, version,
  * state, updated_at, position) in SQLite, fed with the state after each
@@ -88,26 +61,17 @@ export class ReadModel {
   /** How the file was found; when `needsRebuild`, rebuild from the event log. */
   readonly opened: OpenReport;
   readonly #db: Database.Database;
-  readonly #cursors: CursorCodec;
-  readonly #defaultLimit: number;
-  readonly #maxLimit: number;
+  readonly #planner: QueryPlanner;
   readonly #positions = new TenantPositions();
   readonly #waiters = new PositionWaiters();
   readonly #statements = new Lru<string, Database.Statement>(256);
-  readonly #filters = new Lru<string, Filter>(256);
-  readonly #sorts = new Lru<string, readonly SortKey[]>(64);
   readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
   readonly #quarantine: Quarantine;
   #closed = false;
   #appliedSinceAnalyze = 0;
 
   private constructor(options: ReadModelOptions) {
-    this.#maxLimit = positive(options.maxLimit ?? MAX_LIMIT, 'maxLimit');
-    this.#defaultLimit = Math.min(
-      positive(options.defaultLimit ?? DEFAULT_LIMIT, 'defaultLimit'),
-      this.#maxLimit,
-    );
-    this.#cursors = new CursorCodec(options.cursorSecret);
+    this.#planner = new QueryPlanner(options);
     const indexes = indexedPaths(options.indexes ?? {});
     for (const path of indexes) parseIndexPath(path); // before the file is opened
     const { db, report } = openDatabase(options.path, options.integrityCheck ?? true);
@@ -122,7 +86,7 @@ export class ReadModel {
       this.#positions.advance(row.tenant, row.position);
     }
     this.#apply = this.#db.transaction((changes: readonly StateChange[]) =>
-      this.#applyInTransaction(changes),
+      writeChanges((sql) => this.#statement(sql), this.#quarantine, this.#positions, changes),
     );
     this.analyze();
   }
@@ -178,45 +142,6 @@ export class ReadModel {
   /** `apply` for one commit and the state the engine evolved from it. */
   applyCommit(commit: StoredCommit, state: JsonValue): AppliedChange | undefined {
     return this.apply([changeOf(commit, state)])[0];
-  }
-
-  #applyInTransaction(changes: readonly StateChange[]): AppliedChange[] {
-    const select = this.#statement(
-      `SELECT ${ROW_COLUMNS} FROM aggregates WHERE tenant = ? AND type = ? AND id = ?`,
-    );
-    const upsert = this.#statement(
-      `INSERT INTO aggregates (tenant, type, id, version, state, updated_at, position)
-       VALUES (?, ?, ?, ?, jsonb(?), ?, ?)
-       ON CONFLICT (tenant, type, id) DO UPDATE SET version = excluded.version,
-         state = excluded.state, updated_at = excluded.updated_at, position = excluded.position`,
-    );
-    const checkpoint = this.#statement(ADVANCE_CHECKPOINT);
-    const applied: AppliedChange[] = [];
-    const highest = new Map<string, number>();
-    for (const change of changes) {
-      const { tenant, type, id, version, state, updated_at, position } = checkChange(change);
-      highest.set(tenant, Math.max(highest.get(tenant) ?? 0, position));
-      const raw = select.get(tenant, type, id) as RawRow | undefined;
-      if (raw !== undefined && raw.version >= version) continue;
-      try {
-        upsert.run(tenant, type, id, version, JSON.stringify(state), updated_at, position);
-      } catch (error) {
-        // One row that cannot be stored must not stop the others (nor a node's start).
-        if (!isRowFault(error)) throw error;
-        this.#quarantine.add({ tenant, type, id, position, reason: (error as Error).message });
-        continue;
-      }
-      this.#quarantine.cleared(change);
-      const after: StateRow = { id, version, updated_at, position, state };
-      applied.push({ tenant, type, after, ...(raw === undefined ? {} : { before: toRow(raw) }) });
-    }
-    for (const [tenant, position] of highest) {
-      this.#positions.advance(tenant, position);
-      // The visible position, not the highest: after a crash the catch-up
-      // from the checkpoint re-reads a commit announced but not yet applied.
-      checkpoint.run(tenant, this.#positions.visible(tenant));
-    }
-    return applied;
   }
 
   /**
@@ -318,9 +243,11 @@ export class ReadModel {
   /** One aggregate's row, or undefined. */
   get(tenant: string, type: string, id: string): StateRow | undefined {
     this.#assertOpen();
-    const raw = this.#statement(
-      `SELECT ${ROW_COLUMNS} FROM aggregates WHERE tenant = ? AND type = ? AND id = ?`,
-    ).get(TenantId.parse(tenant), AggregateType.parse(type, 'type'), id) as RawRow | undefined;
+    const raw = this.#statement(SELECT_ROW).get(
+      TenantId.parse(tenant),
+      AggregateType.parse(type, 'type'),
+      id,
+    ) as RawRow | undefined;
     return raw === undefined ? undefined : toRow(raw);
   }
 
@@ -342,10 +269,7 @@ export class ReadModel {
     const last = page.at(-1);
     const nextCursor =
       raws.length > plan.limit && last !== undefined
-        ? this.#cursors.encode(plan.binding, {
-            values: Array.from({ length: plan.sortValues }, (_, i) => last[`k${i}`] ?? null),
-            id: last.id,
-          })
+        ? this.#planner.cursorAfter(plan, last)
         : undefined;
     return {
       rows: page.map(toRow),
@@ -368,63 +292,9 @@ export class ReadModel {
     return plan.map((step) => step.detail);
   }
 
-  #plan(tenant: string, type: string, request: QueryRequest) {
+  #plan(tenant: string, type: string, request: QueryRequest): QueryPlan {
     this.#assertOpen();
-    const tenantId = TenantId.parse(tenant);
-    const aggregateType = AggregateType.parse(type, 'type');
-    const filter = this.#filter(request.filter);
-    const keys = effectiveKeys(this.#sort(request.sort));
-    const { limit, limitCapped } = this.#limit(request.limit);
-    const binding: CursorBinding = {
-      tenant: tenantId,
-      type: aggregateType,
-      filter: formatFilter(filter),
-      sort: formatSort(keys),
-    };
-    const sortValues = keys.length - 1; // the last key is id, whose value is the row's id
-    const segments =
-      request.cursor === undefined
-        ? [{ sql: '1', params: [] as SqlParam[] }]
-        : afterCursor(keys, this.#cursors.decode(binding, request.cursor, sortValues));
-    const where = compileFilter(filter);
-    const keyColumns = keys
-      .slice(0, sortValues)
-      .map((key, i) => `, ${valueSql(key.field)} AS k${i}`)
-      .join('');
-    const statements = segments.map((segment) => ({
-      sql: `SELECT ${ROW_COLUMNS}${keyColumns} FROM aggregates
-        WHERE tenant = ? AND type = ? AND ${where.sql} AND ${segment.sql}
-        ORDER BY ${orderBySql(keys)} LIMIT ?`,
-      params: [tenantId, aggregateType, ...where.params, ...segment.params],
-    }));
-    return { binding, limit, limitCapped, sortValues, statements };
-  }
-
-  // ASTs come from parseFilter / parseSort; anything else that is not text is
-  // handed to the parsers, which refuse it with a ValidationError.
-  #filter(filter: string | Filter | undefined): Filter {
-    if (filter === undefined) return { kind: 'all' };
-    if (typeof filter === 'object' && filter !== null) return filter;
-    return this.#filters.getOrCreate(filter, (text) => parseFilter(text));
-  }
-
-  #sort(sort: string | readonly SortKey[] | undefined): readonly SortKey[] {
-    if (Array.isArray(sort)) return sort as readonly SortKey[];
-    if (typeof sort !== 'string') return parseSort(sort);
-    return this.#sorts.getOrCreate(sort, (text) => parseSort(text));
-  }
-
-  #limit(limit: unknown): { limit: number; limitCapped: boolean } {
-    if (limit === undefined) return { limit: this.#defaultLimit, limitCapped: false };
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
-      throw new ValidationError(
-        `limit must be a positive integer, got ${JSON.stringify(limit)}`,
-        'limit',
-      );
-    }
-    return limit > this.#maxLimit
-      ? { limit: this.#maxLimit, limitCapped: true }
-      : { limit, limitCapped: false };
+    return this.#planner.plan(tenant, type, request);
   }
 
   /** Deletes a tenant's rows and checkpoint (the source, after a migration's swap). */
@@ -459,48 +329,18 @@ export class ReadModel {
   ): Promise<{ readonly rows: number }> {
     this.#assertOpen();
     const tenant = options.tenant === undefined ? undefined : TenantId.parse(options.tenant);
-    this.#db.transaction(() => {
-      this.#db
-        .prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuilding', ?)`)
-        .run(tenant === undefined ? 'all tenants' : `tenant '${tenant}'`);
-      const scope = tenant === undefined ? '' : ' WHERE tenant = ?';
-      const params = tenant === undefined ? [] : [tenant];
-      this.#db.prepare(`DELETE FROM aggregates${scope}`).run(...params);
-      this.#db.prepare(`DELETE FROM checkpoints${scope}`).run(...params);
-      this.#quarantine.release(tenant); // what still fails is set aside again
-    })();
-    this.#positions.forget(tenant);
-    let batch: StateChange[] = [];
-    let rows = 0;
-    const lowest = new Map<string, number>();
-    const flush = () => {
-      rows += this.apply(batch).length;
-      batch = [];
-    };
-    for await (const change of changes) {
-      if (tenant !== undefined && change.tenant !== tenant) {
-        throw new ValidationError(
-          `rebuild of tenant '${tenant}' was given a change of tenant '${change.tenant}'`,
-          'tenant',
-        );
-      }
-      batch.push(change);
-      lowest.set(
-        change.tenant,
-        Math.min(lowest.get(change.tenant) ?? change.position, change.position),
-      );
-      if (batch.length >= REBUILD_BATCH) flush();
-    }
-    flush();
-    this.#db.transaction(() => {
-      const lower = this.#db.prepare(
-        'UPDATE checkpoints SET position = min(position, ?) WHERE tenant = ?',
-      );
-      for (const [name, position] of lowest) lower.run(position, name);
-      this.#db.prepare(`DELETE FROM meta WHERE key = 'rebuilding'`).run();
-    })();
+    const rebuilt = await rebuildRows(
+      {
+        db: this.#db,
+        quarantine: this.#quarantine,
+        positions: this.#positions,
+        apply: (batch) => this.apply(batch),
+      },
+      changes,
+      tenant,
+    );
     this.analyze();
-    return { rows };
+    return rebuilt;
   }
 
   /** Every tenant with rows or a checkpoint: row count and position. */
@@ -523,21 +363,7 @@ export class ReadModel {
    */
   digest(tenant: string): string {
     this.#assertOpen();
-    const rows = this.#db
-      .prepare(
-        'SELECT type, id, version, json(state) AS state FROM aggregates WHERE tenant = ? ORDER BY type, id',
-      )
-      .iterate(TenantId.parse(tenant)) as IterableIterator<{
-      type: string;
-      id: string;
-      version: number;
-      state: string;
-    }>;
-    return stateDigest(
-      (function* () {
-        for (const row of rows) yield { ...row, state_hash: stateHash(JSON.parse(row.state)) };
-      })(),
-    );
+    return tenantDigest(this.#db, tenant);
   }
 
   #assertOpen(): void {
@@ -552,52 +378,6 @@ export class ReadModel {
   }
 }
 
-/**
- * The digest `ReadModel.digest` gives, from aggregates listed by type, id,
- * version and state hash (sorted by type, then id): a migration compares a
- * drain report with the target's rows this way.
- */
-export function stateDigest(
-  aggregates: Iterable<{
-    readonly type: string;
-    readonly id: string;
-    readonly version: number;
-    readonly state_hash: string;
-  }>,
-): string {
-  const hash = createHash('sha256');
-  for (const { type, id, version, state_hash } of aggregates) {
-    hash.update(`${type}\t${id}\t${version}\t${state_hash}\n`);
-  }
-  return hash.digest('hex');
-}
-
 function indexedPaths(indexes: Readonly<Record<string, readonly string[]>>): Set<string> {
   return new Set(Object.values(indexes).flat());
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(`${name} must be a positive integer, got ${value}`, name);
-  }
-  return value;
-}
-
-function checkChange(change: StateChange): StateChange {
-  TenantId.parse(change.tenant, 'tenant');
-  AggregateType.parse(change.type, 'type');
-  AggregateId.parse(change.id, 'id');
-  if (!Number.isSafeInteger(change.version) || change.version < 1) {
-    throw new ValidationError(
-      `version must be a positive integer, got ${change.version}`,
-      'version',
-    );
-  }
-  if (!Number.isSafeInteger(change.position) || change.position < 0) {
-    throw new ValidationError(
-      `position must be a non-negative integer, got ${change.position}`,
-      'position',
-    );
-  }
-  return change;
 }

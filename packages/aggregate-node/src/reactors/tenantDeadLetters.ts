@@ -6,8 +6,8 @@ import type {
   TenantId,
 } from '@tenantfold/core';
 import { isJsonObject, isTenantfoldError } from '@tenantfold/core';
-import type { Dispatch } from './readModelRunner.js';
-import { checkpointName } from './readModelRunner.js';
+import type { Dispatch } from './managerDispatch.js';
+import { checkpointName } from './checkpoints.js';
 
 /** A dead letter as the admin API shows it. */
 export interface TenantDeadLetter {

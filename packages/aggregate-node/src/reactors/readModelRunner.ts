@@ -1,30 +1,23 @@
 import type {
   CheckpointStore,
   DeadLetterStore,
-  EventEnvelope,
   EventLog,
   JsonValue,
   Logger,
-  ProcessManagerCommand,
   AsyncProcessManager,
   AsyncProjection,
   StoredCommit,
-} from '@tenantfold/core';
-import {
-  AggregateType,
-  isJsonObject,
-  isTenantfoldError,
-  processManagerEnvelope,
   TenantId,
-  ValidationError,
 } from '@tenantfold/core';
-
+import { AggregateType, ValidationError } from '@tenantfold/core';
+import type { Cursor, TenantModels } from './checkpoints.js';
+import { loadTenantModels, saveTenantModels } from './checkpoints.js';
 import { CommitTails } from './commitTails.js';
+import type { Dispatch } from './managerDispatch.js';
+import { feedProcessManager } from './managerDispatch.js';
+import { feedProjection } from './projectionFeed.js';
 import type { SkippedCommit } from './skippedCommits.js';
-import { checkProjectionState, isCommitFault, skippedOf, withSkipped } from './skippedCommits.js';
-
-/** Sends one command envelope through the node's command path. */
-export type Dispatch = (envelope: Record<string, JsonValue>) => Promise<unknown>;
+import { TenantPasses } from './tenantPasses.js';
 
 export interface ReadModelRunnerOptions {
   /** Must offer the stream-wide `readAll` (the JetStream log does). */
@@ -53,32 +46,6 @@ export interface ReadModelRunnerOptions {
   readonly onSkipped?: (projection: string) => void;
 }
 
-/** Where one read model of one tenant stands. */
-interface Cursor {
-  position: number;
-  /** Projections only: the folded document. */
-  state?: JsonValue;
-  /** Projections only: commits it could not fold, newest last. */
-  skipped?: SkippedCommit[];
-  /** Unsaved progress. */
-  dirty: boolean;
-}
-
-interface TenantModels {
-  readonly projections: Map<string, Cursor>;
-  readonly managers: Map<string, Cursor>;
-  /** When its checkpoints were last saved (ms since the epoch). */
-  savedAt: number;
-  /** A later save is scheduled. */
-  saveDue: boolean;
-}
-
-/** The pass running for a tenant, and the one queued behind it (which serves every later request). */
-interface PassSlot {
-  current: Promise<void>;
-  next?: Promise<void>;
-}
-
 /** A projection's document for one tenant, and the log position it reflects. */
 export interface ProjectionView {
   readonly tenant_id: string;
@@ -95,12 +62,6 @@ export interface ProjectionView {
  * checkpoints are saved after each full batch.
  */
 const BATCH_COMMITS = 256;
-/**
- * After a local commit, a tenant's pass waits this long so the commits of a
- * busy tenant share one read (reads on demand, such as a projection query, do
- * not wait).
- */
-const NOTIFY_DELAY_MS = 50;
 /**
  * Least time between checkpoint saves of a tenant's read models. Progress not
  * yet saved is repeated after a crash: projections fold it again from the
@@ -123,16 +84,16 @@ const SAVE_INTERVAL_MS = 1_000;
  */
 export class ReadModelRunner {
   private readonly tenants = new Map<TenantId, TenantModels>();
-  private readonly passes = new Map<TenantId, PassSlot>();
-  private readonly pending = new Set<TenantId>();
+  private readonly passes: TenantPasses;
   private readonly known = new Set<TenantId>();
   /** Commits appended here, read instead of the log once a pass reached its end. */
   private readonly tails = new CommitTails();
-  private sweeper: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
 
-  constructor(private readonly options: ReadModelRunnerOptions) {}
+  constructor(private readonly options: ReadModelRunnerOptions) {
+    this.passes = new TenantPasses((tenant) => this.pass(tenant), options.logger);
+  }
 
   get empty(): boolean {
     return this.options.projections.length === 0 && this.options.processManagers.length === 0;
@@ -152,9 +113,7 @@ export class ReadModelRunner {
     if (this.empty || this.started) return;
     this.started = true;
     for (const tenant of tenants) this.known.add(tenant);
-    this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
-    this.sweeper.unref();
-    this.sweep();
+    this.passes.sweepEvery(this.options.sweepMs, () => this.sweep());
   }
 
   /** A commit this node appended (from the store's commit observer, before `notify`). */
@@ -166,17 +125,13 @@ export class ReadModelRunner {
   notify(tenant: TenantId): void {
     if (this.empty || this.stopped) return;
     this.known.add(tenant);
-    if (!this.started || this.pending.has(tenant)) return; // the sweep at start covers it
-    this.pending.add(tenant);
-    setTimeout(() => {
-      this.pending.delete(tenant);
-      this.catchUp(tenant).catch(() => undefined); // logged inside
-    }, NOTIFY_DELAY_MS).unref();
+    if (!this.started) return; // the sweep at start covers it
+    this.passes.soon(tenant, () => this.catchUp(tenant));
   }
 
   /** Saves the tenant's checkpoints now, after the passes in flight (a drain hands them on). */
   async saveNow(tenant: TenantId): Promise<void> {
-    await this.settled(tenant);
+    await this.passes.settled(tenant);
     const models = this.tenants.get(tenant);
     if (models !== undefined) await this.save(tenant, models, true);
   }
@@ -186,7 +141,7 @@ export class ReadModelRunner {
    * checkpoints in KV, as its previous owner left them (a verify takes them over).
    */
   async reload(tenant: TenantId): Promise<void> {
-    await this.settled(tenant);
+    await this.passes.settled(tenant);
     this.tenants.delete(tenant);
     this.tails.drop(tenant); // written elsewhere meanwhile: read the log
     await this.catchUp(tenant);
@@ -203,11 +158,6 @@ export class ReadModelRunner {
     this.tails.drop(tenant);
   }
 
-  private async settled(tenant: TenantId): Promise<void> {
-    const slot = this.passes.get(tenant);
-    await (slot?.next ?? slot?.current)?.catch(() => undefined);
-  }
-
   /**
    * Brings every read model of `tenant` up to the log's end as found now. One
    * pass per tenant runs at a time; requests made during a pass share the
@@ -216,27 +166,7 @@ export class ReadModelRunner {
   catchUp(tenant: TenantId): Promise<void> {
     if (this.empty) return Promise.resolve();
     this.known.add(tenant);
-    const slot = this.passes.get(tenant);
-    if (slot?.next !== undefined) return slot.next;
-    const run = (slot?.current ?? Promise.resolve())
-      .catch(() => undefined)
-      .then(() => this.pass(tenant));
-    const entry: PassSlot = slot ?? { current: run };
-    if (slot !== undefined) entry.next = run;
-    else this.passes.set(tenant, entry);
-    void run
-      .catch((error: unknown) => {
-        this.options.logger.warn({ tenant_id: tenant, err: error }, 'read models pass failed');
-      })
-      .then(() => {
-        if (entry.current !== run) return; // only the running pass hands over
-        if (entry.next === undefined) this.passes.delete(tenant);
-        else {
-          entry.current = entry.next;
-          delete entry.next;
-        }
-      });
-    return run;
+    return this.passes.request(tenant);
   }
 
   /** One projection's document for a tenant, caught up first. */
@@ -262,8 +192,8 @@ export class ReadModelRunner {
   /** Stops the sweep, waits for passes in flight and saves every checkpoint. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.sweeper);
-    await Promise.all([...this.passes.keys()].map((tenant) => this.settled(tenant)));
+    this.passes.stopSweep();
+    await this.passes.allSettled();
     for (const [tenant, models] of this.tenants) {
       // One tenant's checkpoint that cannot be saved must not stop the others' (nor the node's stop).
       await this.save(tenant, models, true).catch((error: unknown) =>
@@ -274,7 +204,7 @@ export class ReadModelRunner {
 
   private sweep(): void {
     for (const tenant of this.known) {
-      if (this.options.owns(tenant) && !this.passes.has(tenant)) {
+      if (this.options.owns(tenant) && !this.passes.running(tenant)) {
         void this.catchUp(tenant).catch(() => undefined); // logged inside
       }
     }
@@ -370,8 +300,8 @@ export class ReadModelRunner {
       const ok =
         mine.length === 0 ||
         (model.kind === 'projection'
-          ? await this.project(model.projection, model.cursor, mine)
-          : await this.react(model.manager, model.cursor, mine, tenant));
+          ? await feedProjection(model.projection, model.cursor, mine, this.options)
+          : await feedProcessManager(model.manager, model.cursor, mine, tenant, this.options));
       const last = fresh.at(-1);
       if (!ok) stalled.add(model);
       else if (last !== undefined && last.position > model.cursor.position) {
@@ -381,177 +311,10 @@ export class ReadModelRunner {
     }
   }
 
-  /**
-   * Folds commits into a projection: all at once when it can, else commit by
-   * commit, advancing the cursor. A commit it cannot fold (a program fault,
-   * or a document over the size limit) is skipped and listed, never a stuck
-   * projection; false only when it must wait (the runtime is unavailable).
-   */
-  private async project(
-    projection: AsyncProjection<JsonValue>,
-    cursor: Cursor,
-    commits: readonly StoredCommit[],
-  ): Promise<boolean> {
-    const { maxStateBytes } = this.options;
-    const initial = cursor.state ?? projection.initialState();
-    if (projection.applyMany !== undefined) {
-      try {
-        const events = commits.flatMap((c) => c.events);
-        cursor.state = checkProjectionState(
-          await projection.applyMany(initial, events),
-          maxStateBytes,
-        );
-        advance(cursor, commits.at(-1));
-        return true;
-      } catch {
-        // find the commit at fault below
-      }
-    }
-    let state = initial;
-    for (const commit of commits) {
-      try {
-        let next = state;
-        for (const event of commit.events) next = await projection.apply(next, event);
-        state = checkProjectionState(next, maxStateBytes);
-      } catch (error) {
-        if (!isCommitFault(error)) return false;
-        this.options.logger.error(
-          { projection: projection.name, position: commit.position, err: error },
-          'projection skipped a commit it cannot fold',
-        );
-        cursor.skipped = withSkipped(cursor.skipped ?? [], commit, error);
-        this.options.onSkipped?.(projection.name);
-      }
-      cursor.state = state;
-      advance(cursor, commit);
-    }
-    return true;
-  }
-
-  /**
-   * Sends the commands a process manager asks for, commit by commit, advancing
-   * its cursor; false when it must wait (a program failure, or a command that
-   * cannot be sent now).
-   */
-  private async react(
-    manager: AsyncProcessManager,
-    cursor: Cursor,
-    commits: readonly StoredCommit[],
-    tenant: TenantId,
-  ): Promise<boolean> {
-    const events = commits.flatMap((c) => c.events);
-    const reactions = await this.reactionsOf(manager, events, tenant);
-    let at = 0;
-    for (const commit of commits) {
-      for (const event of commit.events) {
-        const commands = reactions[at++];
-        if (commands === undefined) return false; // the program failed on this event
-        for (const [index, command] of commands.entries()) {
-          const envelope = processManagerEnvelope(manager.name, command, event, index);
-          if (!(await this.dispatchOne(manager.name, envelope, event))) return false;
-        }
-      }
-      advance(cursor, commit);
-    }
-    return true;
-  }
-
-  /** The reactions to `events`, in one batch when it can; cut short at the first failure. */
-  private async reactionsOf(
-    manager: AsyncProcessManager,
-    events: readonly EventEnvelope[],
-    tenant: TenantId,
-  ): Promise<ReadonlyArray<readonly ProcessManagerCommand[]>> {
-    if (manager.reactMany !== undefined) {
-      try {
-        return await manager.reactMany(events);
-      } catch {
-        // find the event at fault below
-      }
-    }
-    const reactions: Array<readonly ProcessManagerCommand[]> = [];
-    for (const event of events) {
-      try {
-        reactions.push(await manager.react(event.aggregate_type, event.aggregate_id, event));
-      } catch (error) {
-        this.options.logger.error(
-          {
-            process_manager: manager.name,
-            tenant_id: tenant,
-            event_id: event.event_id,
-            err: error,
-          },
-          'process manager stopped at an event it cannot react to',
-        );
-        break;
-      }
-    }
-    return reactions;
-  }
-
-  private async dispatchOne(
-    manager: string,
-    envelope: Record<string, JsonValue>,
-    cause: EventEnvelope,
-  ): Promise<boolean> {
-    try {
-      await this.options.dispatch(envelope);
-      return true;
-    } catch (error) {
-      if (isTenantfoldError(error) && error.retryable) {
-        this.options.logger.info(
-          { process_manager: manager, tenant_id: cause.tenant_id, err: error },
-          'process manager waits: its command cannot be sent now',
-        );
-        return false;
-      }
-      await this.options.deadLetters.append(manager, {
-        envelope,
-        error: isTenantfoldError(error)
-          ? { code: error.code, message: error.message }
-          : { code: 'INTERNAL', message: String(error) },
-        ts: new Date().toISOString(),
-      });
-      this.options.logger.warn(
-        { process_manager: manager, tenant_id: cause.tenant_id, command_id: envelope.command_id },
-        'process manager command dead-lettered',
-      );
-      return true;
-    }
-  }
-
   private async modelsOf(tenant: TenantId): Promise<TenantModels> {
     const loaded = this.tenants.get(tenant);
     if (loaded !== undefined) return loaded;
-    const { checkpoints } = this.options;
-    const load = async (name: string, initial?: () => JsonValue): Promise<Cursor> => {
-      const stored = await checkpoints.load(name);
-      if (isJsonObject(stored) && typeof stored.position === 'number') {
-        return {
-          position: stored.position,
-          dirty: false,
-          ...(initial === undefined
-            ? {}
-            : { state: stored.state ?? initial(), skipped: skippedOf(stored) }),
-        };
-      }
-      return { position: 0, dirty: false, ...(initial === undefined ? {} : { state: initial() }) };
-    };
-    const models: TenantModels = {
-      projections: new Map(),
-      managers: new Map(),
-      savedAt: 0,
-      saveDue: false,
-    };
-    for (const p of this.options.projections) {
-      models.projections.set(
-        p.name,
-        await load(checkpointName('projections', p.name, tenant), () => p.initialState()),
-      );
-    }
-    for (const m of this.options.processManagers) {
-      models.managers.set(m.name, await load(checkpointName('process_managers', m.name, tenant)));
-    }
+    const models = await loadTenantModels(this.options.checkpoints, tenant, this.options);
     this.tenants.set(tenant, models);
     return models;
   }
@@ -569,26 +332,7 @@ export class ReadModelRunner {
       }
       return;
     }
-    models.savedAt = Date.now();
-    const { checkpoints } = this.options;
-    for (const [name, cursor] of models.projections) {
-      if (!cursor.dirty) continue;
-      await checkpoints.save(checkpointName('projections', name, tenant), {
-        position: cursor.position,
-        state: cursor.state ?? null,
-        ...(cursor.skipped === undefined || cursor.skipped.length === 0
-          ? {}
-          : { skipped: cursor.skipped as unknown as JsonValue }),
-      });
-      cursor.dirty = false;
-    }
-    for (const [name, cursor] of models.managers) {
-      if (!cursor.dirty) continue;
-      await checkpoints.save(checkpointName('process_managers', name, tenant), {
-        position: cursor.position,
-      });
-      cursor.dirty = false;
-    }
+    await saveTenantModels(this.options.checkpoints, tenant, models);
   }
 }
 
@@ -600,14 +344,3 @@ type Model = {
   | { readonly kind: 'projection'; readonly projection: AsyncProjection<JsonValue> }
   | { readonly kind: 'manager'; readonly manager: AsyncProcessManager }
 );
-
-function advance(cursor: Cursor, commit: StoredCommit | undefined): void {
-  if (commit === undefined || commit.position <= cursor.position) return;
-  cursor.position = commit.position;
-  cursor.dirty = true;
-}
-
-/** KV key of one read model's checkpoint for one tenant. */
-export function checkpointName(section: string, name: string, tenant: TenantId): string {
-  return `${section}/${name}/${TenantId.token(tenant)}`;
-}
