@@ -58,7 +58,9 @@ describe('the command hop', () => {
   it('carries commands over the node inbox: with its gRPC address unreachable, gRPC and HTTP commands still succeed', async () => {
     const tenant = await tenantOn('node-a', 'hop');
     const real = (await cluster.placement.getNode('node-a'))!;
-    expect(real.commandSubject).toMatch(/^tenantfold\.PLACEMENT_\w+\.node-a\.[0-9a-f]{12}\.commands$/);
+    expect(real.commandSubject).toMatch(
+      /^tenantfold\.PLACEMENT_\w+\.node-a\.[0-9a-f]{12}\.commands$/,
+    );
     await advertise('node-a', (node) => ({ ...node, grpcAddress: '127.0.0.1:1' }));
     try {
       const answer = await client.submit(open('acc-1'), { 'x-tenant-id': tenant });
