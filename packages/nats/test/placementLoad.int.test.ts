@@ -25,23 +25,45 @@ afterAll(async () => {
   await nc.close();
 });
 
-describe('PlacementStore.load', () => {
-  it('reads every node and pin while nodes heartbeat back to back', async () => {
-    let running = true;
-    const heartbeats = (async () => {
-      while (running) for (const id of NODES) await store.heartbeat(id);
-    })();
-    const incomplete: number[] = [];
-    try {
+/** Runs `measure` while every node heartbeats back to back, each on its own loop. */
+async function underHeartbeats<T>(measure: () => Promise<T>): Promise<T> {
+  let running = true;
+  const heartbeats = NODES.map(async (id) => {
+    while (running) await store.heartbeat(id);
+  });
+  try {
+    return await measure();
+  } finally {
+    running = false;
+    await Promise.all(heartbeats);
+  }
+}
+
+describe('PlacementStore under heartbeats', () => {
+  it('load reads every node and pin while nodes heartbeat back to back', async () => {
+    const incomplete = await underHeartbeats(async () => {
+      const missing: number[] = [];
       for (let i = 0; i < 150; i++) {
         const placement = await store.load();
-        if (placement.nodes.size !== NODES.length || placement.pins.size !== PINS)
-          incomplete.push(i);
+        if (placement.nodes.size !== NODES.length || placement.pins.size !== PINS) missing.push(i);
       }
-    } finally {
-      running = false;
-      await heartbeats;
-    }
+      return missing;
+    });
     expect(incomplete).toEqual([]);
   });
+
+  it('every watch yields its first snapshot while keys are rewritten concurrently', async () => {
+    const silent = await underHeartbeats(async () => {
+      const late: number[] = [];
+      for (let i = 0; i < 150; i++) {
+        const watch = await store.watch();
+        const first = watch[Symbol.asyncIterator]().next();
+        const timer = new Promise((resolve) => setTimeout(resolve, 2_000, 'silent'));
+        if ((await Promise.race([first, timer])) === 'silent') late.push(i);
+        watch.stop();
+      }
+      return late;
+    });
+    expect(silent).toEqual([]);
+  }, 120_000);
 });

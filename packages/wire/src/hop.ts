@@ -3,7 +3,14 @@
 // One request carries one SubmitCommand in the client's own encoding; the
 // reply is the answer in that same encoding, or an error in headers.
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { isTenantfoldError, NotOwnerError, statusFor, ValidationError } from '@tenantfold/core';
+import {
+  isJsonObject,
+  isTenantfoldError,
+  NotOwnerError,
+  parseJson,
+  statusFor,
+  ValidationError,
+} from '@tenantfold/core';
 import type { SubmitCommandRequest } from './calls.js';
 import { tenantfoldProtos } from './protos.js';
 import { ERROR_CODE_KEY, ERROR_FIELD_KEY, OWNER_NODE_KEY } from './status.js';
@@ -41,6 +48,15 @@ export function commandSubject(
   incarnation: string,
 ): string {
   return `tenantfold.${placementBucket}.${nodeId}.${incarnation}.commands`;
+}
+
+const decoder = new TextDecoder();
+
+/** An HTTP API body (a JSON object) from its bytes; anything else is a `ValidationError`. */
+export function jsonBodyOf(bytes: Uint8Array): Record<string, unknown> {
+  const body = parseJson(decoder.decode(bytes), 'body');
+  if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
+  return body;
 }
 
 /** A `SubmitCommandRequest` from protobuf bytes; malformed bytes are a `ValidationError`. */

@@ -21,6 +21,7 @@ export {
   decodeSubmitRequest,
   HOP_HEADERS,
   hopErrorOf,
+  jsonBodyOf,
   submitCommandCodec,
 } from './hop.js';
 export type { HopFormat } from './hop.js';

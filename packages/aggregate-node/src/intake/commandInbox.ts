@@ -2,13 +2,13 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from '@tenantfold/core';
 import { TurnPublisher } from '@tenantfold/nats';
-import { isJsonObject, parseJson, ValidationError } from '@tenantfold/core';
 import type { CallContext } from '@tenantfold/wire';
 import {
   commandBodyOf,
   decodeSubmitRequest,
   HOP_HEADERS,
   hopErrorOf,
+  jsonBodyOf,
   submitCommandCodec,
 } from '@tenantfold/wire';
 import { submitResponseOf } from '../grpc/commandService.js';
@@ -26,14 +26,9 @@ const PROTO: Codec = {
   answer: (result) => proto.responseSerialize(submitResponseOf(result)),
 };
 
-const decoder = new TextDecoder();
 /** The HTTP API's JSON: event payloads as JSON values, not text. */
 const JSON_CODEC: Codec = {
-  body: (data) => {
-    const json = parseJson(decoder.decode(data), 'body');
-    if (!isJsonObject(json)) throw new ValidationError('body must be a JSON object', 'body');
-    return json;
-  },
+  body: jsonBodyOf,
   answer: (result) =>
     JSON.stringify({
       command_id: result.command_id,

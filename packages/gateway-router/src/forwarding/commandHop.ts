@@ -100,12 +100,12 @@ export class CommandHop {
    * `draining` node still serves the tenants pinned to it: its requests wait.
    */
   placementChanged(placement: Placement): void {
-    for (const nodeId of this.#mux?.groups() ?? []) {
+    this.#mux?.failGroups((nodeId) => {
       const status = placement.nodes.get(nodeId)?.status ?? 'removed';
-      if (status === 'down' || status === 'removed') {
-        this.#mux?.failGroup(nodeId, new Error(`the node left placement (${status})`));
-      }
-    }
+      return status === 'down' || status === 'removed'
+        ? new Error(`the node left placement (${status})`)
+        : undefined;
+    });
   }
 
   /** Fails what still waits. */

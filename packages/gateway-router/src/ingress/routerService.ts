@@ -14,6 +14,7 @@ import type { NodeRecord } from '@tenantfold/nats';
 import type { CallContext, HopFormat } from '@tenantfold/wire';
 import {
   decodeSubmitRequest,
+  jsonBodyOf,
   outcomeOfCode,
   submitCommandCodec,
   tenantOfCall,
@@ -335,14 +336,6 @@ function commandJson(response: SubmitCommandResponse) {
       payload: parseJson(payload_json, 'payload_json'),
     })),
   };
-}
-
-const decoder = new TextDecoder();
-
-function jsonBodyOf(bytes: Uint8Array): Record<string, unknown> {
-  const body = parseJson(decoder.decode(bytes), 'body');
-  if (!isJsonObject(body)) throw new ValidationError('body must be a JSON object', 'body');
-  return body;
 }
 
 /** `<type>/<id>` of an encoded command, for ordering held requests; '' when unreadable (the node refuses it). */

@@ -13,7 +13,7 @@ interface Pending {
 export interface RequestOptions {
   readonly headers?: MsgHdrs;
   readonly timeoutMs: number;
-  /** Requests of one group can be failed together (`failGroup`), e.g. those to one node. */
+  /** Requests of one group can be failed together (`failGroups`), e.g. those to one node. */
   readonly group?: string;
 }
 
@@ -33,6 +33,8 @@ export class RequestMux {
   readonly #pending = new Map<number, Pending>();
   readonly #subscription: Subscription;
   #sweep: NodeJS.Timeout | undefined;
+  /** No deadline passes before this: a sweep before it has nothing to scan. */
+  #earliest = Number.POSITIVE_INFINITY;
   #closed: Error | undefined;
   #next = 0;
 
@@ -48,6 +50,7 @@ export class RequestMux {
     const id = ++this.#next;
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + options.timeoutMs;
+      this.#earliest = Math.min(this.#earliest, deadline);
       this.#pending.set(id, { subject, group: options.group ?? '', deadline, resolve, reject });
       TurnPublisher.of(this.nc).publish(subject, data, {
         reply: `${this.#prefix}${id}`,
@@ -58,18 +61,16 @@ export class RequestMux {
     });
   }
 
-  /** Fails every request of `group` still waiting with `error`. */
-  failGroup(group: string, error: unknown): void {
+  /** Fails the requests still waiting in each group for which `errorOf` gives an error. */
+  failGroups(errorOf: (group: string) => Error | undefined): void {
+    const errors = new Map<string, Error | undefined>();
     for (const [id, pending] of this.#pending) {
-      if (pending.group !== group) continue;
+      if (!errors.has(pending.group)) errors.set(pending.group, errorOf(pending.group));
+      const error = errors.get(pending.group);
+      if (error === undefined) continue;
       this.#pending.delete(id);
       pending.reject(error);
     }
-  }
-
-  /** Groups with requests waiting. */
-  groups(): Set<string> {
-    return new Set([...this.#pending.values()].map((pending) => pending.group));
   }
 
   /** Stops taking replies; requests still waiting fail with `error`. */
@@ -95,10 +96,16 @@ export class RequestMux {
 
   #expire(): void {
     const now = performance.now();
-    for (const [id, pending] of this.#pending) {
-      if (pending.deadline > now) continue;
-      this.#pending.delete(id);
-      pending.reject(new TimeoutError());
+    if (now >= this.#earliest) {
+      this.#earliest = Number.POSITIVE_INFINITY;
+      for (const [id, pending] of this.#pending) {
+        if (pending.deadline > now) {
+          this.#earliest = Math.min(this.#earliest, pending.deadline);
+          continue;
+        }
+        this.#pending.delete(id);
+        pending.reject(new TimeoutError());
+      }
     }
     if (this.#pending.size === 0) {
       clearInterval(this.#sweep);
