@@ -173,6 +173,7 @@ export function engineLoader(
     maxRetries: config.maxRetries,
     idleTimeoutMs: config.idleTimeoutMs,
     maxLiveActors: config.maxLiveActors,
+    ...(config.actorMemoryMb > 0 ? { maxLiveBytes: config.actorMemoryMb * 1024 * 1024 } : {}),
     logger,
     onRehydrated: (key, seconds) =>
       metrics.rehydrationDuration.observe({ aggregate_type: key.type }, seconds),

@@ -1,17 +1,24 @@
 import type { StoredCommit } from '@tenantfold/core';
-import { StreamKey, TenantId } from '@tenantfold/core';
+import { heapFootprint, StreamKey, TenantId } from '@tenantfold/core';
 import { describe, expect, it } from 'vitest';
-import { CommitTails } from '../src/reactors/commitTails.js';
+import { CommitTails, MAX_TAIL_BYTES, MAX_TAILS_BYTES } from '../src/reactors/commitTails.js';
 
 const tenant = TenantId.parse('t');
-const commit = (position: number, of = tenant): StoredCommit => ({
+const commit = (position: number, of = tenant, payload: unknown[] = []): StoredCommit => ({
   command_id: `c-${position}`,
   stream: StreamKey.of(of, 'account', `a-${position}`),
   version: 1,
   position,
   timestamp: new Date(0).toISOString(),
-  events: [],
+  events: payload.length === 0 ? [] : [{ payload } as unknown as StoredCommit['events'][number]],
 });
+/** A commit of ~0.5 MiB of JSON that holds ~10 MiB of heap once parsed. */
+const swollen = (position: number, of = tenant) =>
+  commit(
+    position,
+    of,
+    Array.from({ length: 160_000 }, () => ({})),
+  );
 const positions = (commits: readonly StoredCommit[] | undefined) => commits?.map((c) => c.position);
 
 describe('CommitTails', () => {
@@ -45,5 +52,34 @@ describe('CommitTails', () => {
     tails.trust(tenant);
     for (let p = 1; p <= 8_193; p++) tails.appended(commit(p));
     expect(tails.after(tenant, 0)).toBeUndefined();
+  });
+
+  it('drops a tail that would hold more than its heap bound, or all tails more than theirs', () => {
+    const tails = new CommitTails();
+    tails.begin(tenant);
+    tails.trust(tenant);
+    tails.appended(swollen(1));
+    expect(positions(tails.after(tenant, 0))).toEqual([1]);
+    expect(2 * heapFootprint(swollen(2))).toBeGreaterThan(MAX_TAIL_BYTES);
+    tails.appended(swollen(2)); // over one tenant's bound
+    expect(tails.after(tenant, 0)).toBeUndefined();
+    expect(tails.bytes).toBe(0);
+
+    const each = heapFootprint(swollen(0));
+    const many = Array.from({ length: Math.floor(MAX_TAILS_BYTES / each) + 1 }, (_, i) =>
+      TenantId.parse(`t${i}`),
+    );
+    for (const [i, other] of many.entries()) {
+      tails.begin(other);
+      tails.trust(other);
+      tails.appended(swollen(10 + i, other));
+    }
+    expect(tails.bytes).toBeLessThanOrEqual(MAX_TAILS_BYTES);
+    expect(tails.after(many.at(-1)!, 0)).toBeUndefined(); // the one that would pass it
+    expect(positions(tails.after(many[0]!, 0))).toEqual([10]);
+    tails.trim(many[0]!, 10); // frees its commit
+    expect(Math.abs(tails.bytes - (many.length - 2) * each)).toBeLessThan(100 * many.length);
+    for (const other of many) tails.drop(other);
+    expect(tails.bytes).toBe(0);
   });
 });

@@ -219,6 +219,28 @@ describe('QueryService', () => {
     expect(((await ended) as { code: number }).code).toBe(status.CANCELLED);
   });
 
+  it('streams an initial set of more than one page of states, each row once, a page at a time', async () => {
+    const owner = 'o'.repeat(200_000); // 12 states of ~200 KB: over MAX_PAGE_BYTES together
+    const ids = Array.from({ length: 12 }, (_, i) => `big-${String(i).padStart(2, '0')}`);
+    let token = 0;
+    for (const id of ids) {
+      token = (await commands.submit(command(id, 'Open', { owner }), as('q-big-set')))
+        .consistency_token as number;
+    }
+    const changes: Record<string, unknown>[] = [];
+    const stream = queries.subscribe(
+      { aggregate_type: 'account', filter: '', consistency_token: token },
+      as('q-big-set'),
+    );
+    stream.on('data', (change: Record<string, unknown>) => changes.push(change));
+    stream.on('error', () => undefined);
+    await vi.waitFor(() => expect(changes.map((c) => c.kind)).toContain('CAUGHT_UP'));
+    stream.cancel();
+    expect(changes.map((c) => c.aggregate_id)).toEqual([...ids, '']);
+    expect(changes.slice(0, -1).every((c) => c.kind === 'SNAPSHOT')).toBe(true);
+    expect(changes.at(-1)).toMatchObject({ kind: 'CAUGHT_UP', position: token });
+  });
+
   it('resumes from the versions a client saw: only what it missed', async () => {
     await account('q-resume', 'a', 500);
     await account('q-resume', 'b', 500);

@@ -9,6 +9,7 @@ export {
   ReadModel,
   DEFAULT_LIMIT,
   MAX_LIMIT,
+  MAX_PAGE_BYTES,
   stateDigest,
   changeOf,
   parseIndexPath,
@@ -31,6 +32,7 @@ export {
   STORE_READ_MODEL_FILE,
   latestStates,
   quarantineIn,
+  initialPages,
   initialSet,
 } from './store/index.js';
 export type { SqliteQueryEngineOptions, StateSource, UnfoldableState } from './store/index.js';

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JsonValue, StoredCommit } from '@tenantfold/core';
 import { UnavailableError, ValidationError } from '@tenantfold/core';
 import type { StateChange } from '../src/index.js';
-import { ReadModel } from '../src/index.js';
+import { MAX_PAGE_BYTES, ReadModel } from '../src/index.js';
+import { BATCH_BYTES } from '../src/readModel/batches.js';
 
 let dir: string;
 const open: ReadModel[] = [];
@@ -251,6 +252,26 @@ describe('pages and cursors', () => {
     ]);
   });
 
+  it('ends a page early when its states pass MAX_PAGE_BYTES, and the cursor goes on from there', () => {
+    const model = openModel();
+    const big = 'x'.repeat(MAX_PAGE_BYTES / 4); // four of them fill a page
+    model.apply(Array.from({ length: 10 }, (_, i) => account('t', `a${i}`, { big, i })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = model.query('t', 'account', { limit: 100, ...(cursor ? { cursor } : {}) });
+      const bytes = page.rows.reduce((sum, row) => sum + JSON.stringify(row.state).length, 0);
+      expect(page.rows.length).toBeGreaterThan(0);
+      expect(bytes).toBeLessThanOrEqual(MAX_PAGE_BYTES);
+      seen.push(...ids(page));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `a${i}`));
+    // One row larger than a page still comes, alone.
+    model.apply([account('u', 'huge', { big: 'y'.repeat(MAX_PAGE_BYTES + 1) })]);
+    expect(ids(model.query('u', 'account'))).toEqual(['huge']);
+  });
+
   it('accepts cursors across read models that share the secret', () => {
     const first = openModel('one.db');
     const second = openModel('two.db');
@@ -267,6 +288,28 @@ describe('pages and cursors', () => {
 });
 
 describe('applying commits', () => {
+  it('catches up and rebuilds in batches bounded by the heap their states hold', async () => {
+    const model = openModel();
+    const rows = () => model.tenants().find((t) => t.tenant === 't')?.rows ?? 0;
+    // ~6.4 MB of heap each once parsed, from 300 KB of JSON: three fill a batch.
+    const swollen = () => ({ items: Array.from({ length: 100_000 }, () => ({})) });
+    let largestBatch = 0;
+    function* changes(): Generator<StateChange> {
+      for (let i = 0; i < 8; i++) {
+        largestBatch = Math.max(largestBatch, i - rows()); // made, not yet written
+        yield account('t', `s${i}`, swollen(), 1 + i);
+      }
+    }
+    let announced = 0;
+    expect(await model.applyAll(changes(), () => announced++)).toBe(8);
+    expect(announced).toBe(8);
+    expect(largestBatch).toBeLessThanOrEqual(Math.ceil(BATCH_BYTES / 6_400_000));
+    largestBatch = 0;
+    model.dropTenant('t');
+    expect(await model.rebuild(changes(), { tenant: 't' })).toEqual({ rows: 8 });
+    expect(largestBatch).toBeLessThanOrEqual(Math.ceil(BATCH_BYTES / 6_400_000));
+  });
+
   it('skips a replayed or older version, and returns the row each change replaced', () => {
     const model = openModel();
     const first = account('t', 'a', { balance: 1 }, 1);

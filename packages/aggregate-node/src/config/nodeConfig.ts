@@ -115,6 +115,13 @@ export const NODE_SETTINGS = {
     default: 100_000,
     doc: 'most aggregates held in memory',
   },
+  actorMemoryMb: {
+    key: 'actorMemoryMb',
+    env: 'AGGREGATE_ACTOR_MEMORY_MB',
+    parse: parseSetting.integer(0, 1_048_576),
+    default: 0,
+    doc: "most heap the aggregates held in memory may use, estimated from their states (MB; 0: a quarter of the process's heap limit)",
+  },
   adminToken: {
     key: 'adminToken',
     env: 'AGGREGATE_ADMIN_TOKEN',

@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { TenantId } from '@tenantfold/core';
 import { UnavailableError, ValidationError } from '@tenantfold/core';
 import type { ReadModel } from '@tenantfold/query';
-import { initialSet } from '@tenantfold/query';
+import { initialPages } from '@tenantfold/query';
 import { parseFilter } from '@tenantfold/query/language';
 import type { StateNotification, StateRow, SubscriptionLimits } from '@tenantfold/query/live';
 import {
@@ -167,19 +167,32 @@ export class QueryService {
       });
       await options.nc.flush();
       await this.waitFor(tenant, request.consistency_token);
-      const initial = initialSet(options.model, tenant, request.aggregate_type, filter);
-      const first =
-        Object.keys(request.resume).length === 0
-          ? initial.rows.map((row) => changeMessage('SNAPSHOT', row))
-          : differences(options.model, tenant, request, initial.rows);
-      // The initial set goes straight out (it may exceed the buffer); live
-      // notifications are held meanwhile, up to the buffer's capacity.
-      for (const message of [...first, { ...CAUGHT_UP, position: initial.position }]) {
+      // The initial set goes straight out a page at a time (it may exceed the
+      // buffer, and a tenant's states may not all fit in memory at once); live
+      // notifications are held meanwhile, up to the buffer's capacity, and the
+      // set's versions make those of rows read after them no-ops.
+      const resume = new Map(Object.entries(request.resume).map(([id, v]) => [id, Number(v)]));
+      const resuming = resume.size > 0;
+      let seeded: LiveSet | undefined;
+      for (const page of initialPages(options.model, tenant, request.aggregate_type, filter)) {
+        if (buffer.ended) break;
+        seeded ??= new LiveSet(filter, page.position);
+        seeded.seed(page.rows);
+        const messages = resuming
+          ? differences(page.rows, resume)
+          : page.rows.map((row) => changeMessage('SNAPSHOT', row));
+        for (const message of messages) {
+          if (buffer.ended) break;
+          await write(call, message);
+        }
+      }
+      seeded ??= new LiveSet(filter, 0); // not reached: the first page always comes
+      const caughtUp = { ...CAUGHT_UP, position: seeded.position };
+      for (const message of [...left(options.model, tenant, request, resume), caughtUp]) {
         if (buffer.ended) break;
         await write(call, message);
       }
-      live = new LiveSet(filter, initial.position);
-      live.seed(initial.rows);
+      live = seeded;
       for (const notification of held.splice(0)) feed(notification);
       for await (const message of buffer) await write(call, message);
       if (!call.cancelled) call.end();
@@ -200,23 +213,30 @@ function decoded(data: Uint8Array): StateNotification | undefined {
   }
 }
 
-/** What a resuming client missed: its view (`resume`: id → version) against the set now. */
-function differences(
+/**
+ * What a resuming client missed in one page of the set: its view (`resume`:
+ * id → version, from which each id met is removed) against the rows now.
+ */
+function differences(rows: readonly StateRow[], resume: Map<string, number>): StateChangeMessage[] {
+  const changes: StateChangeMessage[] = [];
+  for (const row of rows) {
+    const version = resume.get(row.id);
+    if (version === undefined) changes.push(changeMessage('ENTERED', row));
+    else if (version < row.version) changes.push(changeMessage('UPDATED', row));
+    resume.delete(row.id);
+  }
+  return changes;
+}
+
+/** The ids of a resumed view left over once the set was read: they are not in it any more. */
+function left(
   model: ReadModel,
   tenant: TenantId,
   request: SubscribeRequest,
-  rows: readonly StateRow[],
+  resume: ReadonlyMap<string, number>,
 ): StateChangeMessage[] {
-  const seen = new Map(Object.entries(request.resume).map(([id, v]) => [id, Number(v)]));
   const changes: StateChangeMessage[] = [];
-  for (const row of rows) {
-    const version = seen.get(row.id);
-    if (version === undefined) changes.push(changeMessage('ENTERED', row));
-    else if (version < row.version) changes.push(changeMessage('UPDATED', row));
-    seen.delete(row.id);
-  }
-  // An id left over is not in the set any more.
-  for (const [id, version] of seen) {
+  for (const [id, version] of resume) {
     const row = model.get(tenant, request.aggregate_type, id);
     if (row !== undefined && row.version > version) changes.push(changeMessage('LEFT', row));
   }

@@ -184,9 +184,15 @@ export class StateReadModel {
 
   /** Applies what the log holds after the tenant's checkpoint (commits written elsewhere, or lost in a crash). */
   async catchUp(tenant: TenantId, log: StateLog): Promise<void> {
-    const last = new Map<string, StoredCommit>();
-    for await (const commit of log.eventLog.readAll({ tenant }, this.model.checkpoint(tenant))) {
-      last.set(Key.toString(commit.stream), commit);
+    // Each aggregate's last position only: the commits themselves may be large.
+    const last = new Map<string, { stream: StreamKey; position: number }>();
+    for await (const { stream, position } of log.eventLog.readAll(
+      { tenant },
+      this.model.checkpoint(tenant),
+    )) {
+      const name = Key.toString(stream);
+      last.delete(name); // re-inserted: the map stays in log order of last commits
+      last.set(name, { stream, position });
     }
     const behind = [...last.values()]
       .filter(({ stream, position }) => {
@@ -194,9 +200,10 @@ export class StateReadModel {
         return row === undefined || row.position < position;
       })
       .map(({ stream }) => stream);
-    const changes = [];
-    for await (const change of latestStates(log, behind, this.#unfoldable)) changes.push(change);
-    for (const applied of this.model.apply(changes)) this.publish(applied);
+    // In log order, in bounded batches: a batch moves the checkpoint forward only past what it applied.
+    await this.model.applyAll(latestStates(log, behind, this.#unfoldable), (applied) =>
+      this.publish(applied),
+    );
   }
 
   /** The aggregates set aside (of one tenant, or all). */
@@ -215,9 +222,9 @@ export class StateReadModel {
   ): Promise<{ released: QuarantinedRow[]; quarantined: QuarantinedRow[] }> {
     const released = this.model.release(tenant);
     const keys = released.map((row) => Key.of(row.tenant as TenantId, row.type, row.id));
-    const changes = [];
-    for await (const change of latestStates(log, keys, this.#unfoldable)) changes.push(change);
-    for (const applied of this.model.apply(changes)) this.publish(applied);
+    await this.model.applyAll(latestStates(log, keys, this.#unfoldable), (applied) =>
+      this.publish(applied),
+    );
     return { released, quarantined: this.model.quarantined(tenant) };
   }
 

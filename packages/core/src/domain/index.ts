@@ -18,6 +18,7 @@ export {
   MAX_PAYLOAD_BYTES,
 } from './json.js';
 export type { JsonValue, JsonObject, JsonPrimitive, JsonProblem } from './json.js';
+export { heapFootprint } from './footprint.js';
 export {
   DEFAULT_DATA_LIMITS,
   DATA_LIMIT_KEYS,

@@ -6,7 +6,14 @@ import type {
   JsonValue,
   StreamKey,
 } from '../domain/index.js';
-import { jsonBytes, parseEvent, StreamKey as Key, traceIdOf, Uuid } from '../domain/index.js';
+import {
+  heapFootprint,
+  jsonBytes,
+  parseEvent,
+  StreamKey as Key,
+  traceIdOf,
+  Uuid,
+} from '../domain/index.js';
 import {
   ApplyError,
   DomainError,
@@ -17,6 +24,7 @@ import {
 } from '../errors/index.js';
 import type { Commit, StoredCommit } from '../eventLog/index.js';
 import type { StorageBackend } from '../storage/index.js';
+import type { Resized } from './actorRegistry.js';
 import type { AnyDecider } from './decider.js';
 import type { ActorSettings } from './storeOptions.js';
 
@@ -44,6 +52,8 @@ export interface AggregateSnapshot<State = unknown> {
  */
 export class AggregateActor {
   private state: unknown;
+  /** Estimated heap `state` holds (the registry's budget counts it). */
+  private stateFootprint = 0;
   private version = 0;
   private position = 0;
   private snapshotVersion = 0;
@@ -59,12 +69,27 @@ export class AggregateActor {
     private readonly decider: AnyDecider,
     private readonly backend: StorageBackend,
     private readonly settings: ActorSettings,
+    private readonly resized: Resized = () => undefined,
   ) {
+    // Not reported: the registry counts a new actor's footprint when it adds it.
     this.state = decider.initialState();
+    this.stateFootprint = heapFootprint(this.state);
   }
 
   get busy(): boolean {
     return this.pendingJobs > 0;
+  }
+
+  /** Estimated heap the state holds, in bytes. */
+  get footprint(): number {
+    return this.stateFootprint;
+  }
+
+  private setState(state: unknown): void {
+    const before = this.stateFootprint;
+    this.state = state;
+    this.stateFootprint = heapFootprint(state);
+    this.resized(this.stateFootprint - before);
   }
 
   execute(command: CommandEnvelope): Promise<CommandResult> {
@@ -270,7 +295,7 @@ export class AggregateActor {
 
   /** The actor is now at `commit`, with `state`. */
   private advance(commit: StoredCommit, state: unknown): void {
-    this.state = state;
+    this.setState(state);
     this.version = commit.version;
     this.position = commit.position;
     this.remember(commit.command_id, commit.position);
@@ -288,7 +313,7 @@ export class AggregateActor {
   private async ensureLoaded(): Promise<void> {
     if (this.loaded) return;
     const started = performance.now();
-    this.state = this.decider.initialState();
+    this.setState(this.decider.initialState());
     this.version = 0;
     this.position = 0;
     this.recent.clear();
@@ -296,7 +321,7 @@ export class AggregateActor {
       ? await this.backend.snapshots.load(this.key)
       : undefined;
     if (snapshot !== undefined) {
-      this.state = snapshot.state;
+      this.setState(snapshot.state);
       this.version = snapshot.version;
       this.position = snapshot.position;
       this.snapshotVersion = snapshot.version;

@@ -274,7 +274,7 @@ export class AggregateStore {
     const decider = this.registered(key.type);
     return this.registry.acquire(
       key,
-      () => new AggregateActor(key, decider, this.backend, this.actorSettings),
+      (resized) => new AggregateActor(key, decider, this.backend, this.actorSettings, resized),
     );
   }
 

@@ -2,6 +2,7 @@ import type { DataLimits, StreamKey } from '../domain/index.js';
 import { DEFAULT_DATA_LIMITS } from '../domain/index.js';
 import type { StoredCommit } from '../eventLog/index.js';
 import type { Logger } from './logger.js';
+import { getHeapStatistics } from 'node:v8';
 import { silentLogger } from './logger.js';
 
 /**
@@ -28,6 +29,12 @@ export interface AggregateStoreOptions {
   readonly idleTimeoutMs: number;
   /** Most live actors held in memory. @default 10_000 */
   readonly maxLiveActors: number;
+  /**
+   * Most heap the live actors' states may hold, estimated from their values
+   * (`heapFootprint`); the least recently used idle ones are passivated past
+   * it. @default a quarter of V8's heap limit
+   */
+  readonly maxLiveBytes: number;
   /** Snapshot every N events (a decider may override); 0 never. @default 100 */
   readonly snapshotEvery: number;
   /** Re-decides after a concurrent append at most this often. @default 5 */
@@ -47,6 +54,7 @@ export const DEFAULT_STORE_OPTIONS: AggregateStoreOptions = Object.freeze({
   limits: DEFAULT_DATA_LIMITS,
   idleTimeoutMs: 300_000,
   maxLiveActors: 10_000,
+  maxLiveBytes: defaultLiveBytes(),
   snapshotEvery: 100,
   maxRetries: 5,
   retryBackoffMs: 5,
@@ -66,3 +74,8 @@ export type ActorSettings = Pick<
   | 'onRehydrated'
   | 'commitObserver'
 >;
+
+/** A quarter of the heap this process may use: states are not all a process keeps. */
+export function defaultLiveBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 4);
+}

@@ -1,5 +1,5 @@
 export { ReadModel } from './readModel.js';
-export { DEFAULT_LIMIT, MAX_LIMIT } from './queryPlanner.js';
+export { DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_BYTES } from './queryPlanner.js';
 export { stateDigest } from './stateDigest.js';
 export type { ReadModelOptions } from './readModel.js';
 export { changeOf } from './types.js';

@@ -17,6 +17,11 @@ import type { QueryRequest } from './types.js';
 export const DEFAULT_LIMIT = 100;
 /** @default 1000 */
 export const MAX_LIMIT = 1000;
+/**
+ * Most JSON of states one page carries: a page of 1,000 rows of 1 MiB
+ * states would be 1 GiB to parse and more than any gRPC answer may hold.
+ */
+export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 
 export interface QueryPlannerOptions {
   /** @see ReadModelOptions.cursorSecret */

@@ -10,9 +10,10 @@ import { PositionWaiters } from './positionWaiters.js';
 import type { QuarantinedRow } from './quarantine.js';
 import { Quarantine } from './quarantine.js';
 import type { QueryPlan } from './queryPlanner.js';
-import { QueryPlanner } from './queryPlanner.js';
+import { MAX_PAGE_BYTES, QueryPlanner } from './queryPlanner.js';
 import type { RawRow } from './rows.js';
 import { ADVANCE_CHECKPOINT, SELECT_ROW, toRow, writeChanges } from './rows.js';
+import { batchesOf } from './batches.js';
 import { rebuildRows } from './rebuild.js';
 import { tenantDigest } from './stateDigest.js';
 import { TenantPositions } from './tenantPositions.js';
@@ -139,6 +140,26 @@ export class ReadModel {
     return applied;
   }
 
+  /**
+   * `apply` over a stream of changes (a catch-up), one transaction per batch
+   * bounded in count and memory (`batchesOf`); `onApplied` hears each applied
+   * change. Give changes in log order when the checkpoint matters: a batch
+   * moves it forward.
+   */
+  async applyAll(
+    changes: Iterable<StateChange> | AsyncIterable<StateChange>,
+    onApplied: (applied: AppliedChange) => void = () => undefined,
+  ): Promise<number> {
+    let count = 0;
+    for await (const batch of batchesOf(changes)) {
+      for (const applied of this.apply(batch)) {
+        count++;
+        onApplied(applied);
+      }
+    }
+    return count;
+  }
+
   /** `apply` for one commit and the state the engine evolved from it. */
   applyCommit(commit: StoredCommit, state: JsonValue): AppliedChange | undefined {
     return this.apply([changeOf(commit, state)])[0];
@@ -253,24 +274,31 @@ export class ReadModel {
 
   /**
    * One page of a tenant's aggregates of one type that match the filter, in
-   * sort order. Pages chained by `nextCursor` never return a row twice and
+   * sort order: `limit` rows, fewer when their states pass `MAX_PAGE_BYTES`
+   * of JSON (a page holds at least one row; follow `nextCursor`). Pages chained by `nextCursor` never return a row twice and
    * skip none of the rows that did not change while paging.
    * @throws ValidationError for a bad filter, sort, limit or cursor.
    */
   query(tenant: string, type: string, request: QueryRequest = {}): QueryPage {
     const plan = this.#plan(tenant, type, request);
-    const raws: RawRow[] = [];
-    for (const { sql, params } of plan.statements) {
-      const wanted = plan.limit + 1 - raws.length; // one more than the page: is there a next?
-      if (wanted <= 0) break;
-      raws.push(...(this.#statement(sql).all(...params, wanted) as RawRow[]));
+    const page: RawRow[] = [];
+    let bytes = 0;
+    let more = false;
+    statements: for (const { sql, params } of plan.statements) {
+      const wanted = plan.limit + 1 - page.length; // one more than the page: is there a next?
+      for (const raw of this.#statement(sql).iterate(...params, wanted) as Iterable<RawRow>) {
+        const over = page.length > 0 && bytes + raw.state.length > MAX_PAGE_BYTES;
+        if (page.length === plan.limit || over) {
+          more = true;
+          break statements;
+        }
+        page.push(raw);
+        bytes += raw.state.length;
+      }
     }
-    const page = raws.slice(0, plan.limit);
     const last = page.at(-1);
     const nextCursor =
-      raws.length > plan.limit && last !== undefined
-        ? this.#planner.cursorAfter(plan, last)
-        : undefined;
+      more && last !== undefined ? this.#planner.cursorAfter(plan, last) : undefined;
     return {
       rows: page.map(toRow),
       limit: plan.limit,

@@ -3,8 +3,7 @@ import { ValidationError } from '@tenantfold/core';
 import type { Quarantine } from './quarantine.js';
 import type { TenantPositions } from './tenantPositions.js';
 import type { AppliedChange, StateChange } from './types.js';
-
-const REBUILD_BATCH = 1000;
+import { batchesOf } from './batches.js';
 
 /** What a rebuild replaces the rows of, and how it applies the new ones. */
 export interface RebuildTarget {
@@ -16,7 +15,7 @@ export interface RebuildTarget {
 
 /**
  * Replaces the rows of `tenant` (of all, when undefined) with `changes`, in
- * batches, under a `rebuilding` marker; the stored checkpoint ends at each
+ * batches bounded in count and memory (`batchesOf`), under a `rebuilding` marker; the stored checkpoint ends at each
  * tenant's lowest position rebuilt (see `ReadModel.rebuild`).
  */
 export async function rebuildRows(
@@ -36,28 +35,23 @@ export async function rebuildRows(
     target.quarantine.release(tenant); // what still fails is set aside again
   })();
   target.positions.forget(tenant);
-  let batch: StateChange[] = [];
   let rows = 0;
   const lowest = new Map<string, number>();
-  const flush = () => {
-    rows += target.apply(batch).length;
-    batch = [];
-  };
-  for await (const change of changes) {
-    if (tenant !== undefined && change.tenant !== tenant) {
-      throw new ValidationError(
-        `rebuild of tenant '${tenant}' was given a change of tenant '${change.tenant}'`,
-        'tenant',
+  for await (const batch of batchesOf(changes)) {
+    for (const change of batch) {
+      if (tenant !== undefined && change.tenant !== tenant) {
+        throw new ValidationError(
+          `rebuild of tenant '${tenant}' was given a change of tenant '${change.tenant}'`,
+          'tenant',
+        );
+      }
+      lowest.set(
+        change.tenant,
+        Math.min(lowest.get(change.tenant) ?? change.position, change.position),
       );
     }
-    batch.push(change);
-    lowest.set(
-      change.tenant,
-      Math.min(lowest.get(change.tenant) ?? change.position, change.position),
-    );
-    if (batch.length >= REBUILD_BATCH) flush();
+    rows += target.apply(batch).length;
   }
-  flush();
   db.transaction(() => {
     const lower = db.prepare('UPDATE checkpoints SET position = min(position, ?) WHERE tenant = ?');
     for (const [name, position] of lowest) lower.run(position, name);

@@ -2,4 +2,4 @@ export { sqliteQueryEngine, STORE_READ_MODEL_FILE } from './sqliteQueryEngine.js
 export type { SqliteQueryEngineOptions } from './sqliteQueryEngine.js';
 export { latestStates, quarantineIn } from './latestStates.js';
 export type { StateSource, UnfoldableState } from './latestStates.js';
-export { initialSet } from './initialSet.js';
+export { initialPages, initialSet } from './initialSet.js';

@@ -71,7 +71,7 @@ async function bringUpToDate(model: ReadModel, context: QueryEngineContext): Pro
     await model.rebuild(latestStates(context, context.eventLog.streams(), unfoldable));
     return;
   }
-  model.apply(await collect(latestStates(context, staleStreams(model, context), unfoldable)));
+  await model.applyAll(latestStates(context, staleStreams(model, context), unfoldable));
 }
 
 /** Streams with commits after their row (the last ones before a crash). */
@@ -86,12 +86,6 @@ async function* staleStreams(
       break;
     }
   }
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
 }
 
 interface Listener {
