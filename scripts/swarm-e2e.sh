@@ -42,7 +42,7 @@ log "images: $(echo "$images" | sed 's/sha256:\(.\{12\}\).*/\1/' | tr '\n' ' ')"
 # One address per simulated machine (a Swarm node here is one machine, so all
 # carry its one tenant_range label; on a real cluster each has its own).
 net=${SWARM_E2E_NET:-127.0.1}
-node_hosts=("$net.1" "$net.2" "$net.3")
+node_hosts=("$net.1" "$net.2" "$net.3" "$net.6") # the fourth machine joins later
 nats_host=$net.4   # NATS and the controller
 router_host=$net.5 # the router every client uses
 # Free ports, each free on every address that uses it and on 127.0.0.1 (the
@@ -123,14 +123,18 @@ stack_file() {
     --port "nats=$NATS_PORT" --port "nats-monitor=$NATS_MONITOR_PORT" --port "controller=$CONTROLLER_PORT" \
     --port "router-grpc=$ROUTER_GRPC_PORT" --port "router-http=$ROUTER_HTTP_PORT" "$@"
 }
-stack_file host --nats-machine "$range@$nats_host" --router-host "$router_host" \
-  --node "node-1=$range@${node_hosts[0]}" --node "node-2=$range@${node_hosts[1]}" \
-  --node "node-3=$range@${node_hosts[2]}" >"$work/stack.yml" || die "placementctl stack --network host failed"
+# host_stack N: the host-network stack with nodes node-1..node-N, one machine address each.
+host_stack() {
+  local nodes=() i
+  for ((i = 1; i <= $1; i++)); do nodes+=(--node "node-$i=$range@${node_hosts[$((i - 1))]}"); done
+  stack_file host --nats-machine "$range@$nats_host" --router-host "$router_host" "${nodes[@]}"
+}
+host_stack 3 >"$work/stack.yml" || die "placementctl stack --network host failed"
 # The overlay form cannot carry traffic here (loopback only): Docker validates it.
 stack_file overlay --nats-machine "$range" --node "node-1=$range" --node "node-2=$range" \
   --node "node-3=$range" >"$work/overlay.yml" || die "placementctl stack --network overlay failed"
 docker stack config -c "$work/overlay.yml" >/dev/null || die "docker stack config refused the overlay stack"
-log "placementctl stack wrote the platform: nodes on ${node_hosts[*]} (gRPC :$NODE_GRPC_PORT, admin :$NODE_ADMIN_PORT each), NATS and controller on $nats_host, router on $router_host; the overlay form passes docker stack config"
+log "placementctl stack wrote the platform: nodes on ${node_hosts[*]:0:3} (gRPC :$NODE_GRPC_PORT, admin :$NODE_ADMIN_PORT each), NATS and controller on $nats_host, router on $router_host; the overlay form passes docker stack config"
 
 # --- deploy -------------------------------------------------------------------------
 log "deploying stack $stack"
@@ -169,7 +173,7 @@ wait_ready() {
 }
 host_of() { echo "${node_hosts[$((${1#node-} - 1))]}"; }
 ctl init >/dev/null
-for host in "${node_hosts[@]}"; do wait_ready "$host"; done
+for host in "${node_hosts[@]:0:3}"; do wait_ready "$host"; done
 
 # --- one address per node ------------------------------------------------------------
 # Placement holds each node at its own machine's address, and nothing answers on
@@ -178,7 +182,7 @@ ctl --json nodes list >"$work/nodes.json"
 node - "$work/nodes.json" "$NODE_GRPC_PORT" "$NODE_ADMIN_PORT" "${node_hosts[@]}" <<'JS' || die "placement does not hold one address per node"
 const [file, grpc, admin, ...hosts] = process.argv.slice(2);
 const nodes = JSON.parse(require('node:fs').readFileSync(file, 'utf8'));
-const want = hosts.map((h, i) => `node-${i + 1} ${h}:${grpc} ${h}:${admin}`);
+const want = hosts.slice(0, 3).map((h, i) => `node-${i + 1} ${h}:${grpc} ${h}:${admin}`);
 const got = nodes.map((n) => `${n.id} ${n.grpcAddress} ${n.adminAddress}`).sort();
 console.log(got.map((line) => `    ${line}`).join('\n'));
 if (JSON.stringify(got) !== JSON.stringify(want)) {
@@ -253,4 +257,26 @@ traffic deposit --count 120 --concurrency 8 >/dev/null || die "commands failed a
 log "all tenants after the restart: $(tail -1 "$work/traffic.log")"
 log "owners now: $(ctl tenants list | awk 'NR > 1 {print $2}' | sort | uniq -c | xargs)"
 traffic check >/dev/null || die "states differ after the restart: $(tail -1 "$work/traffic.log")"
+log "states match every acknowledged command: $(tail -1 "$work/traffic.log")"
+
+# --- a fourth machine, as in the runbook: nodes add, the stack again, rebalance ----------
+running() { docker ps -q --filter "label=com.docker.stack.namespace=$stack" --filter status=running | sort | xargs; }
+before=$(running)
+ctl nodes add node-4 | sed 's/^/    /'
+host_stack 4 >"$work/stack.yml" || die "placementctl stack with node-4 failed"
+log "redeploying with node-4 on ${node_hosts[3]}"
+docker stack deploy --detach=true --resolve-image never -c "$work/stack.yml" "$stack" >/dev/null
+wait_healthy "${stack}_node-4"
+wait_ready "${node_hosts[3]}"
+# The same layout writes the same services: the redeploy restarted none of them.
+for id in $before; do
+  [[ " $(running) " == *" $id "* ]] || die "the redeploy replaced container $id: the stack changed more than node-4"
+done
+log "node-4 up at $(host_of node-4); the other $(echo "$before" | wc -w) containers untouched"
+ctl rebalance --apply | tail -3 | sed 's/^/    /' || die "rebalance onto node-4 failed"
+moved=$(ctl tenants list | awk '$2 == "node-4"' | wc -l)
+[ "$moved" -gt 0 ] || die "rebalance moved no tenant onto node-4"
+traffic deposit --count 120 --concurrency 8 >/dev/null || die "commands failed after the rebalance: $(tail -1 "$work/traffic.log")"
+log "after rebalancing $moved tenant(s) onto node-4: $(tail -1 "$work/traffic.log")"
+traffic check >/dev/null || die "states differ after the rebalance: $(tail -1 "$work/traffic.log")"
 log "states match every acknowledged command: $(tail -1 "$work/traffic.log")"

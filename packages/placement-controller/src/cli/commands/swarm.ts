@@ -74,16 +74,16 @@ export function swarmCommands({ program, context, run }: CommandSet): void {
         .default('host'),
     )
     .option(
-      '--node <id=range@host>',
+      '--node <id=range[@host]>',
       'an aggregate node, its machine tenant_range label and (host network) that machine address; repeatable',
       collect,
     )
     .option(
-      '--nats-machine <range@host>',
+      '--nats-machine <range[@host]>',
       'the NATS server machine: tenant_range label and (host network) address',
     )
     .option(
-      '--controller-machine <range@host>',
+      '--controller-machine <range[@host]>',
       'the controller machine (default: the NATS machine)',
     )
     .option(
