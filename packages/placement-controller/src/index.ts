@@ -26,8 +26,17 @@ export { planRebalance } from './rebalance/plan.js';
 export type { RebalancePlan, PlannedMove } from './rebalance/plan.js';
 export { applyRebalance } from './rebalance/apply.js';
 export type { ApplyOptions, RebalanceOutcome } from './rebalance/apply.js';
-export { swarmStack, serviceName, ADMIN_TOKEN_VARIABLE } from './swarm/stack.js';
-export type { StackOptions } from './swarm/stack.js';
+export { swarmStack } from './swarm/stack.js';
+export type { StackImages, StackOptions } from './swarm/stack.js';
+export { DEFAULT_PORTS, PORT_NAMES, resolveLayout } from './swarm/layout.js';
+export type {
+  Machine,
+  NodeMachine,
+  PortName,
+  RouterPublish,
+  StackLayout,
+  StackNetwork,
+} from './swarm/layout.js';
 export { swarmConstraints, constraintsScript } from './swarm/constraints.js';
 export type { RangeConstraints } from './swarm/constraints.js';
 export { ControllerService } from './service/controllerService.js';

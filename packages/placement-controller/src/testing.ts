@@ -22,3 +22,6 @@ export async function runCaptured(
   });
   return { code, out, err };
 }
+
+export { dialedEndpoints, sharedAddresses } from './swarm/dialed.js';
+export type { DialedEndpoint } from './swarm/dialed.js';
