@@ -120,7 +120,7 @@ export const NODE_SETTINGS = {
     env: 'AGGREGATE_ACTOR_MEMORY_MB',
     parse: parseSetting.integer(0, 1_048_576),
     default: 0,
-    doc: "most heap the aggregates held in memory may use, estimated from their states (MB; 0: a quarter of the process's heap limit)",
+    doc: "most heap the aggregates held in memory may use, estimated from their states (MB; 0: an eighth of the process's heap limit)",
   },
   adminToken: {
     key: 'adminToken',

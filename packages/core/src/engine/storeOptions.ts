@@ -32,7 +32,7 @@ export interface AggregateStoreOptions {
   /**
    * Most heap the live actors' states may hold, estimated from their values
    * (`heapFootprint`); the least recently used idle ones are passivated past
-   * it. @default a quarter of V8's heap limit
+   * it. @default an eighth of V8's heap limit
    */
   readonly maxLiveBytes: number;
   /** Snapshot every N events (a decider may override); 0 never. @default 100 */
@@ -75,7 +75,7 @@ export type ActorSettings = Pick<
   | 'commitObserver'
 >;
 
-/** A quarter of the heap this process may use: states are not all a process keeps. */
+/** An eighth of the heap this process may use: states are not all a process keeps, and the estimate is not exact. */
 export function defaultLiveBytes(): number {
-  return Math.floor(getHeapStatistics().heap_size_limit / 4);
+  return Math.floor(getHeapStatistics().heap_size_limit / 8);
 }
