@@ -83,10 +83,13 @@ async function abandonAt(
   await write('WARMING');
   await admin.warm(node(to), tenant, epoch, 10_000);
   await write('DRAINING');
-  const drained = await admin.drain(node(from), tenant, epoch, 10_000);
+  const drained = await admin.drain(node(from), tenant, epoch, undefined, 10_000);
   if (phase === 'DRAINING') return;
   await write('VERIFYING');
-  expect((await admin.verify(node(to), tenant, epoch, drained.aggregates, 10_000)).ok).toBe(true);
+  const whole = { scope: 'all' } as const;
+  expect((await admin.verify(node(to), tenant, epoch, drained.aggregates, whole, 10_000)).ok).toBe(
+    true,
+  );
   await write('SWAPPING');
 }
 

@@ -122,7 +122,7 @@ export class AggregateNode {
       loadEngine,
       logger,
       queries: queryService(config, parts),
-      migration: tenantMigration(config, parts, logger),
+      migration: tenantMigration(config, { ...parts, backend }, logger),
       deadLetters: tenantDeadLetters(guarded, engines),
       placementBucket: options.placementBucket ?? DEFAULT_PLACEMENT_BUCKET,
     });

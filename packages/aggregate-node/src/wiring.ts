@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AggregateStoreOptions, Logger, StorageBackend } from '@tenantfold/core';
-import { dataLimitsOf } from '@tenantfold/core';
+import { dataLimitsOf, stateHash } from '@tenantfold/core';
 import type { JetStreamBackend, JetStreamBackendOptions } from '@tenantfold/nats';
 import {
   CircuitBreaker,
@@ -208,6 +208,9 @@ export function stateLogOf(backend: JetStreamBackend, engines: EngineSlot): () =
   return () => ({
     eventLog: backend.eventLog,
     stateOf: (key) => engines.engine.store.stateOf(key),
+    refresh: (key) => {
+      engines.engine.store.evict(key);
+    },
   });
 }
 
@@ -251,14 +254,19 @@ export function tenantMigration(
     placement: PlacementStore;
     states: StateReadModel;
     stateLog: () => StateLog;
+    backend: JetStreamBackend;
   },
   logger: Logger,
 ): TenantMigration {
-  const { engines, gate, ownership, placement, states, stateLog } = parts;
+  const { engines, gate, ownership, placement, states, stateLog, backend } = parts;
   const readModels = () => engines.engine.readModels;
   return new TenantMigration({
     nodeId: config.nodeId,
     store: () => engines.engine.store,
+    log: {
+      lastPosition: () => backend.eventLog.lastPosition(),
+      commitsSince: (tenant, after) => backend.eventLog.readAll({ tenant }, after),
+    },
     gate,
     ownership,
     placement,
@@ -275,9 +283,21 @@ export function tenantMigration(
         await states.rebuild(tenant, stateLog());
       },
       catchUp: (tenant) => states.catchUp(tenant, stateLog()),
+      put: (keys, known) => states.put(keys, stateLog(), known),
+      settle: (tenant, position) => states.settle(tenant, position),
       digest: (tenant) => {
         states.flush(); // the commits of this turn belong in the proof
         return states.model.digest(tenant);
+      },
+      row: (tenant, type, id) => {
+        const row = states.model.get(tenant, type, id);
+        return row === undefined
+          ? undefined
+          : { version: row.version, state_hash: stateHash(row.state) };
+      },
+      count: (tenant) => {
+        states.flush();
+        return states.model.rowCount(tenant);
       },
       drop: (tenant) => {
         states.drop(tenant);

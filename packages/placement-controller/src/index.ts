@@ -11,7 +11,9 @@ export type {
   AggregatePosition,
   DrainReport,
   NodeAddress,
+  PositionReport,
   VerifyReport,
+  VerifyScope,
 } from './admin/nodeAdminClient.js';
 export {
   Migrator,

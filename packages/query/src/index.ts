@@ -31,6 +31,7 @@ export {
   sqliteQueryEngine,
   STORE_READ_MODEL_FILE,
   latestStates,
+  commitName,
   quarantineIn,
   initialPages,
   initialSet,

@@ -3,7 +3,7 @@ import { TenantId as Tenant, ValidationError } from '@tenantfold/core';
 import type { PlacementOwnership } from '../intake/placementOwnership.js';
 import type { TenantGate } from '../intake/tenantGate.js';
 import type { TenantMigration } from '../migration/index.js';
-import { parseTenantRequest, parseVerifyRequest } from '../migration/index.js';
+import { parseSinceRequest, parseTenantRequest, parseVerifyRequest } from '../migration/index.js';
 import type { StateLog, StateReadModel } from '../queries/stateReadModel.js';
 import type { Dispatch, ReadModelRunner, TenantDeadLetters } from '../reactors/index.js';
 import type { AdminRequest } from './adminServer.js';
@@ -39,7 +39,8 @@ export function adminRoutes(
   return {
     'GET /tenants': () => tenants(parts),
     'POST /warm': ({ body }) => migration.warm(parseTenantRequest(body, true)),
-    'POST /drain': ({ body }) => migration.drain(parseTenantRequest(body, false)),
+    'POST /report': ({ body }) => migration.report(parseSinceRequest(body, true)),
+    'POST /drain': ({ body }) => migration.drain(parseSinceRequest(body, false)),
     'POST /verify': ({ body }) => migration.verify(parseVerifyRequest(body)),
     'POST /release': ({ body }) => migration.release(parseTenantRequest(body, true)),
     'POST /resume': ({ body }) =>

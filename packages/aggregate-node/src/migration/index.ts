@@ -7,7 +7,7 @@ export type {
   VerifyReport,
   WarmReport,
 } from './tenantMigration.js';
-export { parseTenantRequest, parseVerifyRequest } from './requests.js';
+export { parseSinceRequest, parseTenantRequest, parseVerifyRequest } from './requests.js';
 export type {
   AggregatePosition,
   MigrationStepRequest,

@@ -25,8 +25,23 @@ export interface MigrationStepRequest extends TenantRequest {
   readonly epoch: number;
 }
 
+/**
+ * What a verify compares: `all` the tenant (a drain's full report), `pre` a
+ * report taken while the source still serves (outside the hold), or the
+ * `delta` of a drain after pre-verified rounds (in the hold).
+ */
+export type VerifyScope = 'all' | 'pre' | 'delta';
+
 export interface VerifyRequest extends MigrationStepRequest {
   readonly aggregates: readonly AggregatePosition[];
+  readonly scope: VerifyScope;
+  /** `delta`: the position of the last pre-verified report. */
+  readonly after: number | undefined;
+}
+
+/** A report or drain of only the aggregates committed after `after` (undefined: all of them). */
+export interface SinceRequest extends TenantRequest {
+  readonly after: number | undefined;
 }
 
 const STATE_HASH = /^[0-9a-f]{64}$/;
@@ -62,9 +77,29 @@ export function parseTenantRequest(body: unknown, epochRequired: boolean): Tenan
   return { tenant, epoch: integer(object.epoch, 'epoch') };
 }
 
-/** `{tenant_id, epoch, aggregates: [{type, id, version, position, state_hash}]}`. */
+/** `{tenant_id, epoch?, after?}`: a report or drain, whole or since a position. */
+export function parseSinceRequest(body: unknown, epochRequired: boolean): SinceRequest {
+  const request = parseTenantRequest(body, epochRequired);
+  const after = (body as JsonObject).after;
+  return { ...request, after: after === undefined ? undefined : integer(after, 'after') };
+}
+
+/** `{tenant_id, epoch, aggregates: [{type, id, version, position, state_hash}], scope?, after?}`. */
 export function parseVerifyRequest(body: unknown): VerifyRequest {
   const { tenant, epoch } = parseTenantRequest(body, true);
+  const { scope = 'all', after } = body as JsonObject;
+  if (scope !== 'all' && scope !== 'pre' && scope !== 'delta') {
+    throw new ValidationError(
+      `scope must be "all", "pre" or "delta", got ${JSON.stringify(scope)}`,
+      'scope',
+    );
+  }
+  if (scope === 'delta' && after === undefined) {
+    throw new ValidationError(
+      'a delta verify needs `after`: the last pre-verified position',
+      'after',
+    );
+  }
   const list = (body as JsonObject).aggregates;
   if (!Array.isArray(list)) {
     throw new ValidationError(
@@ -94,5 +129,11 @@ export function parseVerifyRequest(body: unknown): VerifyRequest {
       state_hash: item.state_hash,
     };
   });
-  return { tenant, epoch, aggregates };
+  return {
+    tenant,
+    epoch,
+    aggregates,
+    scope,
+    after: after === undefined ? undefined : integer(after, 'after'),
+  };
 }

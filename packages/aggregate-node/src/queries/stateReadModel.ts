@@ -36,6 +36,8 @@ export interface StateReadModelOptions {
 /** The engine's view of storage: a stream-wide read for catching up, states through the actors. */
 export interface StateLog extends StateSource {
   readonly eventLog: EventLog & Required<Pick<EventLog, 'readAll'>>;
+  /** Drops what the engine holds of an aggregate, so its next state is read from the log. */
+  refresh(key: StreamKey): void;
 }
 
 /**
@@ -194,16 +196,41 @@ export class StateReadModel {
       last.delete(name); // re-inserted: the map stays in log order of last commits
       last.set(name, { stream, position });
     }
-    const behind = [...last.values()]
-      .filter(({ stream, position }) => {
-        const row = this.model.get(stream.tenant, stream.type, stream.id);
-        return row === undefined || row.position < position;
-      })
-      .map(({ stream }) => stream);
+    const behind = [...last.values()].filter(({ stream, position }) => {
+      const row = this.model.get(stream.tenant, stream.type, stream.id);
+      return row === undefined || row.position < position;
+    });
+    // On a node that does not write the tenant (a migration's target), an
+    // aggregate may be held as loaded before these commits: read it again,
+    // or its row would stay behind while the checkpoint moves past them.
+    for (const { stream, position } of behind) {
+      if ((await log.stateOf(stream)).position < position) log.refresh(stream);
+    }
     // In log order, in bounded batches: a batch moves the checkpoint forward only past what it applied.
-    await this.model.applyAll(latestStates(log, behind, this.#unfoldable), (applied) =>
+    const keys = behind.map(({ stream }) => stream);
+    await this.model.applyAll(latestStates(log, keys, this.#unfoldable), (applied) =>
       this.publish(applied),
     );
+  }
+
+  /**
+   * Writes the rows of `keys` with their states now, leaving the tenant's
+   * checkpoint alone: a migration's target, whose states may run ahead of
+   * what it read of the log, proves the rows complete and then `settle`s.
+   */
+  async put(
+    keys: readonly StreamKey[],
+    log: StateLog,
+    known?: ReadonlyMap<string, string>,
+  ): Promise<void> {
+    await this.model.applyAll(latestStates(log, keys, this.#unfoldable, known), undefined, {
+      checkpoint: false,
+    });
+  }
+
+  /** The tenant's rows hold every commit up to `position`. */
+  settle(tenant: TenantId, position: number): void {
+    this.model.advanceCheckpoint(tenant, position);
   }
 
   /** The aggregates set aside (of one tenant, or all). */

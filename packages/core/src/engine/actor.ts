@@ -101,6 +101,22 @@ export class AggregateActor {
     return this.enqueue(() => this.handleInject(event));
   }
 
+  /**
+   * Folds a commit another process wrote (a migration's target following the
+   * log): one the actor already holds is ignored; one that does not follow
+   * its version (a gap) unloads it, to be read again from storage on next use.
+   */
+  follow(commit: StoredCommit): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.loaded || commit.position <= this.position) return;
+      if (commit.version !== this.version + commit.events.length) {
+        this.loaded = false;
+        return;
+      }
+      await this.fold(commit);
+    });
+  }
+
   snapshot(): Promise<AggregateSnapshot> {
     return this.enqueue(async () => {
       await this.ensureLoaded();

@@ -81,6 +81,15 @@ export class ActorRegistry {
     return evicted;
   }
 
+  /** Drops the live actor of `key` when it is idle; whether one was dropped. */
+  evictKey(key: StreamKey): boolean {
+    const name = Key.toString(key);
+    const actor = this.actors.get(name);
+    if (actor === undefined || actor.busy) return false;
+    this.drop(name, actor);
+    return true;
+  }
+
   all(): IterableIterator<AggregateActor> {
     return this.actors.values();
   }

@@ -12,6 +12,7 @@ import { UnavailableError, ValidationError } from '../errors/index.js';
 import type { ProcessManager, ProcessManagerReport } from '../processManagers/index.js';
 import type { Projection } from '../projections/index.js';
 import type { DeadLetter, StorageBackend } from '../storage/index.js';
+import type { StoredCommit } from '../eventLog/index.js';
 import { openFileBackend } from '../storage/index.js';
 import type { AggregateSnapshot, CommandResult } from './actor.js';
 import { AggregateActor } from './actor.js';
@@ -190,6 +191,18 @@ export class AggregateStore {
   }
 
   /**
+   * Folds a commit written by another process into its aggregate's live
+   * actor (none live: nothing to do, the next use reads storage); a commit
+   * that does not follow the actor's version makes it reload. A node that
+   * does not write the tenant (a migration's target) keeps up with the log
+   * this way instead of reloading each aggregate.
+   */
+  async follow(commit: StoredCommit): Promise<void> {
+    if (!this.registry.isAlive(commit.stream)) return;
+    await this.actorOf(commit.stream).follow(commit);
+  }
+
+  /**
    * Drops the idle live aggregates of a tenant (or of one aggregate) from
    * memory; the next use reloads them from storage. A node calls it when a
    * tenant moves away, or to re-read what another writer appended.
@@ -200,6 +213,12 @@ export class AggregateStore {
     readonly type?: string;
     readonly id?: string;
   }): number {
+    const { tenant, type, id } = target;
+    if (type !== undefined && id !== undefined) {
+      return this.registry.evictKey({ tenant, type: type as AggregateType, id: id as AggregateId })
+        ? 1
+        : 0;
+    }
     return this.registry.evict(
       (key) =>
         key.tenant === target.tenant &&

@@ -246,6 +246,14 @@ export class JetStreamEventLog implements EventLog {
     return decodeCommit(message);
   }
 
+  /** The stream's last sequence: every commit appended so far is at or below it. */
+  async lastPosition(): Promise<number> {
+    const info = await natsCall({ store: 'stream', operation: 'last position' }, () =>
+      this.jsm.streams.info(this.streamName),
+    );
+    return info.state.last_seq;
+  }
+
   async *streams(filter: StreamFilter = {}): AsyncIterable<StreamKey> {
     const filters =
       filter.types === undefined

@@ -11,6 +11,13 @@ export interface AggregatePosition {
   readonly state_hash: string;
 }
 
+/** `POST /admin/report` answer: positions while the source still serves (docs/migration.md). */
+export interface PositionReport {
+  /** The log's end when the report began; the next report or the drain is `after` it. */
+  readonly position: number;
+  readonly aggregates: readonly AggregatePosition[];
+}
+
 /** `POST /admin/drain` answer (docs/migration.md). */
 export interface DrainReport {
   readonly tenant_id: string;
@@ -19,14 +26,26 @@ export interface DrainReport {
   readonly drained_at: string;
 }
 
+/** What a verify compares: the whole tenant, a report outside the hold, or the hold's delta. */
+export type VerifyScope =
+  | { readonly scope: 'all' }
+  | { readonly scope: 'pre' }
+  | { readonly scope: 'delta'; readonly after: number };
+
 /** `POST /admin/verify` answer. */
 export interface VerifyReport {
   readonly ok: boolean;
+  /** `pre`: aggregates that moved on since the report. */
+  readonly deferred: number;
+  readonly verifiedBeforeHold: number;
+  readonly verifiedInHold: number;
   readonly mismatches: ReadonlyArray<{
     readonly type: string;
     readonly id: string;
     readonly expected: unknown;
     readonly actual: unknown;
+    /** What differs, in the node's words. */
+    readonly reason?: string;
   }>;
 }
 
@@ -61,13 +80,45 @@ export class NodeAdminClient {
     return this.post(node, '/admin/warm', { tenant_id: tenant, epoch }, timeoutMs);
   }
 
+  /** Source, still serving: every aggregate's position, or those committed `after` a report. */
+  async report(
+    node: NodeAddress,
+    tenant: TenantId,
+    epoch: number,
+    after: number | undefined,
+    timeoutMs: number,
+  ): Promise<PositionReport> {
+    const body = await this.post(
+      node,
+      '/admin/report',
+      { tenant_id: tenant, epoch, ...(after === undefined ? {} : { after }) },
+      timeoutMs,
+    );
+    if (!isJsonObject(body) || !Array.isArray(body.aggregates) || !isCount(body.position)) {
+      throw new NodeAdminError(
+        node.id,
+        'POST /admin/report',
+        'answer has no position and aggregates list',
+        200,
+      );
+    }
+    return body as unknown as PositionReport;
+  }
+
+  /** Source: stops intake and reports every aggregate, or those committed `after` a report. */
   async drain(
     node: NodeAddress,
     tenant: TenantId,
     epoch: number,
+    after: number | undefined,
     timeoutMs: number,
   ): Promise<DrainReport> {
-    const body = await this.post(node, '/admin/drain', { tenant_id: tenant, epoch }, timeoutMs);
+    const body = await this.post(
+      node,
+      '/admin/drain',
+      { tenant_id: tenant, epoch, ...(after === undefined ? {} : { after }) },
+      timeoutMs,
+    );
     if (!isJsonObject(body) || !Array.isArray(body.aggregates)) {
       throw new NodeAdminError(node.id, 'POST /admin/drain', 'answer has no aggregates list', 200);
     }
@@ -79,19 +130,24 @@ export class NodeAdminClient {
     tenant: TenantId,
     epoch: number,
     aggregates: readonly AggregatePosition[],
+    scope: VerifyScope,
     timeoutMs: number,
   ): Promise<VerifyReport> {
     const body = await this.post(
       node,
       '/admin/verify',
-      { tenant_id: tenant, epoch, aggregates },
+      { tenant_id: tenant, epoch, aggregates, ...scope },
       timeoutMs,
     );
     if (!isJsonObject(body) || typeof body.ok !== 'boolean') {
       throw new NodeAdminError(node.id, 'POST /admin/verify', 'answer has no boolean ok', 200);
     }
+    const count = (value: unknown) => (isCount(value) ? value : 0);
     return {
       ok: body.ok,
+      deferred: count(body.deferred),
+      verifiedBeforeHold: count(body.verified_before_hold),
+      verifiedInHold: count(body.verified_in_hold),
       mismatches: Array.isArray(body.mismatches)
         ? (body.mismatches as unknown as VerifyReport['mismatches'])
         : [],
@@ -194,4 +250,8 @@ function describeFetchError(error: unknown): string {
   const detail = cause instanceof Error ? cause.message : undefined;
   const message = error instanceof Error ? error.message : String(error);
   return detail === undefined ? message : `${message}: ${detail}`;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

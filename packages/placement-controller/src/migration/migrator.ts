@@ -16,7 +16,7 @@ import type {
 import { checkNodeId, PlacementConflictError, resolveOwner } from '@tenantfold/nats';
 import type { NodeAddress, NodeAdminClient } from '../admin/nodeAdminClient.js';
 import type { MigrationMetrics } from './metrics.js';
-import type { MigrationResult, MigrationTimeouts, PhaseEvent } from './types.js';
+import type { MigrationResult, MigrationTimeouts, PhaseEvent, PreRound } from './types.js';
 import { DEFAULT_MIGRATION_TIMEOUTS } from './types.js';
 
 const FINAL_PHASES: ReadonlySet<MigrationPhase> = new Set(['DONE', 'ROLLED_BACK']);
@@ -24,6 +24,15 @@ const FINAL_PHASES: ReadonlySet<MigrationPhase> = new Set(['DONE', 'ROLLED_BACK'
 const MAX_REASON = 1024;
 /** KV writes that must land once the outcome is decided (pin, final record) get this many tries. */
 const SETTLE_ATTEMPTS = 5;
+/**
+ * Pre-verified rounds before the hold: a whole report, then reports of what
+ * changed since the last one, while they shrink. A hot tenant whose delta
+ * stops shrinking (or that uses up the rounds) is drained with the delta it
+ * has: the hold then grows with its write rate, never with its size.
+ */
+const MAX_PRE_ROUNDS = 4;
+/** A delta this small is left to the hold. */
+const SMALL_DELTA = 16;
 
 /** The tenant already has a migration that is not finished. */
 export class MigrationInFlightError extends UnavailableError {
@@ -161,6 +170,9 @@ class MigrationRun {
   /** When the final record (DONE / ROLLED_BACK) was written: routers stop holding. */
   private settledAt: number | undefined;
   private aggregates: number | undefined;
+  private readonly preRounds: PreRound[] = [];
+  private verifiedBeforeHold: number | undefined;
+  private verifiedInHold: number | undefined;
   private readonly phases: Array<{ phase: MigrationPhase; ms: number }> = [];
   private readonly warnings: string[] = [];
 
@@ -190,9 +202,16 @@ class MigrationRun {
     try {
       await this.enter('WARMING');
       await this.admin.warm(this.target, tenant, record.epoch, timeouts.warmMs);
+      const after = await this.preVerify();
       await this.enter('DRAINING');
       this.heldAt = performance.now();
-      const drained = await this.admin.drain(this.source, tenant, record.epoch, timeouts.drainMs);
+      const drained = await this.admin.drain(
+        this.source,
+        tenant,
+        record.epoch,
+        after,
+        timeouts.drainMs,
+      );
       this.aggregates = drained.aggregates.length;
       await this.enter('VERIFYING');
       const verified = await this.admin.verify(
@@ -200,16 +219,66 @@ class MigrationRun {
         tenant,
         record.epoch,
         drained.aggregates,
+        { scope: 'delta', after },
         timeouts.verifyMs,
       );
+      this.verifiedBeforeHold = verified.verifiedBeforeHold;
+      this.verifiedInHold = verified.verifiedInHold;
+      this.aggregates = verified.verifiedBeforeHold + verified.verifiedInHold;
       if (verified.ok) await this.enter('SWAPPING');
       else failure = mismatchReason(verified.mismatches);
     } catch (error) {
       if (error instanceof MigrationSupersededError) throw error;
+      await this.assertStillOurs(error);
       failure = reasonOf(error);
     }
     if (failure !== undefined) return this.rollBack(failure);
     return this.swap();
+  }
+
+  /**
+   * While the source still serves (the record says WARMING, nothing is
+   * held): the target compares a whole report of the source, then reports of
+   * what changed since, while they shrink. Returns the last report's
+   * position: the drain reports only what changed after it.
+   * @throws on a mismatch (the move rolls back before anything was held)
+   */
+  private async preVerify(): Promise<number> {
+    const { timeouts } = this.migrator;
+    const { tenant, record } = this;
+    let after: number | undefined;
+    let previous = Infinity;
+    for (let round = 1; round <= MAX_PRE_ROUNDS; round++) {
+      const started = performance.now();
+      const report = await this.admin.report(
+        this.source,
+        tenant,
+        record.epoch,
+        after,
+        timeouts.drainMs,
+      );
+      const verifyingAt = performance.now();
+      const verified = await this.admin.verify(
+        this.target,
+        tenant,
+        record.epoch,
+        report.aggregates,
+        { scope: 'pre' },
+        timeouts.verifyMs,
+      );
+      if (!verified.ok) throw new Error(`before the hold: ${mismatchReason(verified.mismatches)}`);
+      after = report.position;
+      const delta = report.aggregates.length;
+      this.preRounds.push({
+        aggregates: delta,
+        deferred: verified.deferred,
+        reportMs: Math.round(verifyingAt - started),
+        verifyMs: Math.round(performance.now() - verifyingAt),
+      });
+      if (round > 1 && (delta <= SMALL_DELTA || delta >= previous)) break;
+      previous = round === 1 ? Infinity : delta;
+    }
+    return after!;
   }
 
   async recover(record: Stored<MigrationRecord>): Promise<MigrationResult> {
@@ -258,6 +327,22 @@ class MigrationRun {
     const pin = await this.store.getPin(this.tenant);
     if (pin?.nodeId === node) return;
     await this.store.pin(this.tenant, node, { expectedRevision: pin?.revision ?? 0 });
+  }
+
+  /**
+   * After a node call failed: if the record is no longer this run's (a node
+   * refuses a step whose record another controller settled), stop without
+   * touching anything, as a lost CAS would.
+   */
+  private async assertStillOurs(cause: unknown): Promise<void> {
+    const now = await this.store.getMigration(this.tenant).catch(() => undefined);
+    if (now === undefined) return; // cannot tell: the rollback's own CAS decides
+    if (now.epoch !== this.record.epoch || now.phase !== this.record.phase) {
+      throw new MigrationSupersededError(
+        `the migration record of tenant '${this.tenant}' (epoch ${this.record.epoch}) was changed by someone else (now ${now.phase}, epoch ${now.epoch}): stopped`,
+        { cause },
+      );
+    }
   }
 
   /** CAS the record to `phase`; a lost race means another controller took over. */
@@ -320,6 +405,10 @@ class MigrationRun {
       ...(outcome === 'DONE' ? { releaseMs: end - (this.settledAt ?? end) } : {}),
       totalMs: end - this.startedAt,
       ...(this.aggregates === undefined ? {} : { aggregates: this.aggregates }),
+      preRounds: [...this.preRounds],
+      ...(this.verifiedInHold === undefined
+        ? {}
+        : { verifiedBeforeHold: this.verifiedBeforeHold!, verifiedInHold: this.verifiedInHold }),
       warnings: [...this.warnings],
     });
   }
@@ -341,13 +430,19 @@ function reasonOf(error: unknown): string {
 }
 
 function mismatchReason(
-  mismatches: ReadonlyArray<{ type: string; id: string; expected: unknown; actual: unknown }>,
+  mismatches: ReadonlyArray<{
+    type: string;
+    id: string;
+    expected: unknown;
+    actual: unknown;
+    reason?: string;
+  }>,
 ): string {
   const shown = mismatches
     .slice(0, 3)
     .map(
       (m) =>
-        `${m.type}/${m.id} expected ${JSON.stringify(m.expected)} got ${JSON.stringify(m.actual)}`,
+        `${m.type}/${m.id} expected ${JSON.stringify(m.expected)} got ${JSON.stringify(m.actual)}${m.reason === undefined ? '' : ` (${m.reason})`}`,
     );
   const more = mismatches.length > 3 ? `, and ${mismatches.length - 3} more` : '';
   return `verification failed: ${mismatches.length} aggregate(s) differ on the target (${shown.join('; ')}${more})`;

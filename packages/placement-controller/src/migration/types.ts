@@ -28,6 +28,16 @@ export interface PhaseEvent {
   readonly elapsedMs: number;
 }
 
+/** One report the target compared before the hold. */
+export interface PreRound {
+  /** Aggregates reported: the whole tenant first, then those committed since the last report. */
+  readonly aggregates: number;
+  /** Of them, those that moved on while being compared (the next report lists them). */
+  readonly deferred: number;
+  readonly reportMs: number;
+  readonly verifyMs: number;
+}
+
 /** How a migration ended, with its hand-off telemetry. */
 export interface MigrationResult {
   readonly tenant: string;
@@ -47,8 +57,16 @@ export interface MigrationResult {
   /** DONE: how long the source took to release the tenant afterwards (commands already flow). */
   readonly releaseMs?: number;
   readonly totalMs: number;
-  /** Aggregates the source reported in its drain (undefined: no drain happened). */
+  /** Aggregates of the tenant compared (before and in the hold; undefined: no drain happened). */
   readonly aggregates?: number;
+  /** Reports the target compared while the source still served (the first one whole). */
+  readonly preRounds: readonly PreRound[];
+  /**
+   * The tenant's aggregates by where they were last compared: before the
+   * hold (pre-verified, unchanged since) or in it (the delta); each once.
+   */
+  readonly verifiedBeforeHold?: number;
+  readonly verifiedInHold?: number;
   /** Things that went wrong after the outcome was settled (a failed release call). */
   readonly warnings: readonly string[];
 }

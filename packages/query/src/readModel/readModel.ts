@@ -51,6 +51,16 @@ export interface ReadModelOptions {
   readonly integrityCheck?: boolean;
 }
 
+/** How `apply` writes. */
+export interface ApplyOptions {
+  /**
+   * false: write the rows but leave checkpoints and positions alone (states
+   * that may run ahead of what was read, on a node that does not write the
+   * tenant; see `advanceCheckpoint`). @default true
+   */
+  readonly checkpoint?: boolean;
+}
+
 /**
  * The state read model: one row per aggregate (tenant, type, id, version,
  * state, updated_at, position) in SQLite, fed with the state after each
@@ -66,7 +76,7 @@ export class ReadModel {
   readonly #positions = new TenantPositions();
   readonly #waiters = new PositionWaiters();
   readonly #statements = new Lru<string, Database.Statement>(256);
-  readonly #apply: (changes: readonly StateChange[]) => AppliedChange[];
+  readonly #apply: (changes: readonly StateChange[], moveCheckpoints: boolean) => AppliedChange[];
   readonly #quarantine: Quarantine;
   #closed = false;
   #appliedSinceAnalyze = 0;
@@ -86,8 +96,15 @@ export class ReadModel {
     }[]) {
       this.#positions.advance(row.tenant, row.position);
     }
-    this.#apply = this.#db.transaction((changes: readonly StateChange[]) =>
-      writeChanges((sql) => this.#statement(sql), this.#quarantine, this.#positions, changes),
+    this.#apply = this.#db.transaction(
+      (changes: readonly StateChange[], moveCheckpoints: boolean) =>
+        writeChanges(
+          (sql) => this.#statement(sql),
+          this.#quarantine,
+          this.#positions,
+          changes,
+          moveCheckpoints,
+        ),
     );
     this.analyze();
   }
@@ -130,9 +147,9 @@ export class ReadModel {
    * of log order are fine if each was `announce`d when appended: the stored
    * checkpoint stays below the lowest one still announced.
    */
-  apply(changes: readonly StateChange[]): AppliedChange[] {
+  apply(changes: readonly StateChange[], options: ApplyOptions = {}): AppliedChange[] {
     this.#assertOpen();
-    const applied = this.#apply(changes);
+    const applied = this.#apply(changes, options.checkpoint ?? true);
     this.#appliedSinceAnalyze += applied.length;
     if (this.#appliedSinceAnalyze >= ANALYZE_EVERY) this.analyze();
     const advanced = new Set(changes.map((c) => c.tenant));
@@ -149,10 +166,11 @@ export class ReadModel {
   async applyAll(
     changes: Iterable<StateChange> | AsyncIterable<StateChange>,
     onApplied: (applied: AppliedChange) => void = () => undefined,
+    options: ApplyOptions = {},
   ): Promise<number> {
     let count = 0;
     for await (const batch of batchesOf(changes)) {
-      for (const applied of this.apply(batch)) {
+      for (const applied of this.apply(batch, options)) {
         count++;
         onApplied(applied);
       }
@@ -369,6 +387,28 @@ export class ReadModel {
     );
     this.analyze();
     return rebuilt;
+  }
+
+  /**
+   * Moves the tenant's checkpoint forward to `position`: the caller has
+   * applied every commit of the tenant up to it (rows written with
+   * `checkpoint: false`, then proved complete).
+   */
+  advanceCheckpoint(tenant: string, position: number): void {
+    this.#assertOpen();
+    const id = TenantId.parse(tenant);
+    this.#positions.advance(id, position);
+    this.#statement(ADVANCE_CHECKPOINT).run(id, this.#positions.visible(id));
+    this.#waiters.reached(id, this.#positions.visible(id));
+  }
+
+  /** How many rows the tenant has. */
+  rowCount(tenant: string): number {
+    this.#assertOpen();
+    const row = this.#statement('SELECT count(*) AS rows FROM aggregates WHERE tenant = ?').get(
+      TenantId.parse(tenant),
+    ) as { rows: number };
+    return row.rows;
   }
 
   /** Every tenant with rows or a checkpoint: row count and position. */

@@ -37,6 +37,8 @@ export function writeChanges(
   quarantine: Quarantine,
   positions: TenantPositions,
   changes: readonly StateChange[],
+  /** false: the rows only (a migration's target, writing states that run ahead of its reads). */
+  moveCheckpoints = true,
 ): AppliedChange[] {
   const select = statement(SELECT_ROW);
   const upsert = statement(
@@ -65,6 +67,7 @@ export function writeChanges(
     const after: StateRow = { id, version, updated_at, position, state };
     applied.push({ tenant, type, after, ...(raw === undefined ? {} : { before: toRow(raw) }) });
   }
+  if (!moveCheckpoints) return applied;
   for (const [tenant, position] of highest) {
     positions.advance(tenant, position);
     // The visible position, not the highest: after a crash the catch-up

@@ -26,6 +26,8 @@ export async function* latestStates(
   source: StateSource,
   keys: AsyncIterable<StreamKey> | Iterable<StreamKey>,
   unfoldable: UnfoldableState,
+  /** Timestamps of commits the caller has read already (by `commitName`): no read for those. */
+  known: ReadonlyMap<string, string> = new Map(),
 ): AsyncGenerator<StateChange> {
   for await (const key of keys) {
     let snapshot: AggregateSnapshot;
@@ -37,17 +39,24 @@ export async function* latestStates(
       continue;
     }
     if (snapshot.version === 0) continue;
-    const last = await source.eventLog.readAt(key, snapshot.position);
+    const updatedAt =
+      known.get(commitName(key, snapshot.position)) ??
+      (await source.eventLog.readAt(key, snapshot.position))?.timestamp;
     yield {
       tenant: key.tenant,
       type: key.type,
       id: key.id,
       version: snapshot.version,
       state: snapshot.state as JsonValue,
-      updated_at: last?.timestamp ?? new Date().toISOString(),
+      updated_at: updatedAt ?? new Date().toISOString(),
       position: snapshot.position,
     };
   }
+}
+
+/** A commit's name in the `known` timestamps of `latestStates`. */
+export function commitName(key: StreamKey, position: number): string {
+  return `${key.tenant}/${key.type}/${key.id}@${position}`;
 }
 
 /**
