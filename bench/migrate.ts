@@ -176,7 +176,20 @@ async function main(): Promise<void> {
           String(sent.filter((s) => s.failed).length),
         ]);
         console.log(
-          JSON.stringify({ size, move, ...result, commands: sent.length, metCutover: met.length }),
+          JSON.stringify({
+            case: 'migrate',
+            size,
+            move,
+            outcome: result.outcome,
+            hold_ms: Math.round(result.holdMs ?? 0),
+            pause_p99_ms: Math.round(quantile(sorted(met), 0.99)),
+            failed: sent.filter((s) => s.failed).length,
+            verified_before_hold: result.verifiedBeforeHold ?? 0,
+            verified_in_hold: result.verifiedInHold ?? 0,
+            total_ms: Math.round(result.totalMs),
+            pre_rounds: result.preRounds,
+            phases: result.phases.map((p) => ({ phase: p.phase, ms: Math.round(p.ms) })),
+          }),
         );
         if (result.outcome !== 'DONE') console.log(`  rolled back: ${result.reason}`);
       }
