@@ -55,6 +55,28 @@ describe('jsonProblem', () => {
   });
 });
 
+describe('a command checked once', () => {
+  const body = {
+    tenant_id: 't',
+    aggregate_type: 'account',
+    aggregate_id: 'a1',
+    payload: { type: 'Deposit', data: { amount: 1 } },
+  };
+
+  it('is not walked again with the same limits, and is frozen so that what was checked runs', () => {
+    const envelope = parseCommandEnvelope(body);
+    expect(parseCommandEnvelope(envelope)).toBe(envelope);
+    expect(Object.isFrozen(envelope)).toBe(true);
+  });
+
+  it('is checked again against other limits, and a look-alike object always is', () => {
+    const envelope = parseCommandEnvelope(body);
+    const tight = resolveDataLimits({ stringChars: 2 }); // the key "amount" is over it
+    expect(() => parseCommandEnvelope(envelope, tight)).toThrow(/over the limit of 2/);
+    expect(parseCommandEnvelope({ ...envelope })).not.toBe(envelope);
+  });
+});
+
 describe('error messages quoting client values', () => {
   it('refuses any field nested 100,000 levels deep with VALIDATION, not a stack overflow (found by the fuzz suite)', () => {
     const deep: unknown = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);

@@ -173,6 +173,14 @@ function optionalString(value: unknown, field: string): string | undefined {
 }
 
 /**
+ * Envelopes this module built, with the limits they were checked against: a
+ * second parse with the same limits returns them as they are (a node checks a
+ * command at intake and the store again would walk a 1 MiB payload twice).
+ * Frozen, so what was checked is what runs.
+ */
+const parsed = new WeakMap<object, DataLimits>();
+
+/**
  * Validates an untrusted command envelope (decoded JSON or protobuf). Every
  * field is checked, the payload against `limits`; the first problem is
  * reported with its field name.
@@ -183,10 +191,11 @@ export function parseCommandEnvelope(
 ): CommandEnvelope {
   if (!isJsonObject(value))
     throw new ValidationError('command envelope must be an object', 'command');
+  if (parsed.get(value) === limits) return value as unknown as CommandEnvelope;
   const expected = value.expected_version;
   const correlation = optionalString(value.correlation_id, 'correlation_id');
   const traceparent = optionalString(value.traceparent, 'traceparent');
-  return {
+  const envelope: CommandEnvelope = Object.freeze({
     tenant_id: Tenant.parse(value.tenant_id ?? ''),
     command_id:
       value.command_id === undefined ? Uuid.new() : Uuid.parse(value.command_id, 'command_id'),
@@ -199,7 +208,9 @@ export function parseCommandEnvelope(
       : { expected_version: Ver.parse(expected, 'expected_version') }),
     ...(correlation === undefined ? {} : { correlation_id: correlation }),
     ...(traceparent === undefined ? {} : { traceparent }),
-  };
+  });
+  parsed.set(envelope, limits);
+  return envelope;
 }
 
 /** Builds a command envelope for a stream from a command and its context. */
