@@ -22,7 +22,11 @@ beforeAll(async () => {
     natsUrl: inject('natsUrl'),
     nodeIds: ['node-a'],
     routers: 1,
-    nodeEnv: { AGGREGATE_MANIFEST: HOSTILE_MANIFEST, AGGREGATE_READ_MODEL_PATH: readModelPath },
+    nodeEnv: {
+      AGGREGATE_MANIFEST: HOSTILE_MANIFEST,
+      AGGREGATE_READ_MODEL_PATH: readModelPath,
+      AGGREGATE_TENANT_INTAKE_MB: '2',
+    },
   });
   expect((await command('victim', 'account', 'v1', 'Open', { owner: 'v' })).status).toBe(200);
 });
@@ -219,6 +223,22 @@ describe('one tenant cannot take a node down', () => {
     expect((await command('attacker', 'hostile', 'retain', 'Retain', { mb: 22 })).status).toBe(200);
     const innocent = await command('victim', 'hostile', 'need', 'Need', { mb: 14 });
     expect(innocent.status, JSON.stringify(innocent.body)).toBe(200);
+  });
+
+  it("refuses a tenant's burst of large commands past its intake budget (503), and serves the other tenant meanwhile (found by a hostile review)", async () => {
+    // 600 KB bodies, 2 MiB of intake per tenant: a few are taken, the rest refused before decoding.
+    const pad = Array.from({ length: 3 }, () => 'p'.repeat(200_000));
+    const burst = Array.from({ length: 16 }, (_, i) =>
+      command('attacker', 'account', `big-${i}`, 'Open', { owner: 'a', pad }),
+    );
+    const victim = command('victim', 'account', 'v1', 'Deposit', { amount: 1 });
+    const answers = await Promise.all(burst);
+    expect((await victim).status).toBe(200);
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.every((s) => s === 200 || s === 503 || s === 422)).toBe(true);
+    const refused = answers.filter((a) => a.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(JSON.stringify(refused[0]!.body)).toMatch(/bytes of commands in flight/);
   });
 
   it('restarts ready afterwards, with every tenant served and nothing refused in the log', async () => {

@@ -139,6 +139,7 @@ export function commandHandler(
     logger,
     allowDefaultTenant: config.allowDefaultTenant,
     onCommitted: (tenant) => engines.loaded?.readModels.notify(tenant),
+    intakeBytesPerTenant: config.tenantIntakeMb * 1024 * 1024,
   });
 }
 

@@ -122,6 +122,13 @@ export const NODE_SETTINGS = {
     default: 0,
     doc: "most heap the aggregates held in memory may use, estimated from their states (MB; 0: an eighth of the process's heap limit)",
   },
+  tenantIntakeMb: {
+    key: 'tenantIntakeMb',
+    env: 'AGGREGATE_TENANT_INTAKE_MB',
+    parse: parseSetting.integer(1, 1024),
+    default: 8,
+    doc: 'most MB of command bodies one tenant may have in flight on the node (past it: UNAVAILABLE, retry); one command always fits',
+  },
   adminToken: {
     key: 'adminToken',
     env: 'AGGREGATE_ADMIN_TOKEN',

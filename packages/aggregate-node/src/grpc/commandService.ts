@@ -29,9 +29,15 @@ export function submitResponseOf(result: SubmitResult) {
 /** gRPC `tenantfold.v1.CommandService` over the node's command handler. */
 export function commandService(handler: CommandHandler): UntypedServiceImplementation {
   return {
-    SubmitCommand: unary(async (request: SubmitCommandRequest, metadata) =>
-      submitResponseOf(await handler.submit(callContextOf(metadata), commandBodyOf(request))),
-    ),
+    SubmitCommand: unary(async (request: SubmitCommandRequest, metadata) => {
+      const call = callContextOf(metadata);
+      const release = handler.admit(call.tenant, request.payload_json.length);
+      try {
+        return submitResponseOf(await handler.submit(call, commandBodyOf(request)));
+      } finally {
+        release();
+      }
+    }),
     GetState: unary(async (request: GetStateRequest, metadata) => {
       const { state, version } = await handler.getState(callContextOf(metadata), { ...request });
       return { state_json: JSON.stringify(state), version };

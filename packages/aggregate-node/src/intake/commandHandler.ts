@@ -3,6 +3,7 @@ import { isTenantfoldError, parseCommandEnvelope, StreamKey } from '@tenantfold/
 import type { CallContext } from '@tenantfold/wire';
 import { outcomeOfCode, tenantOfCall } from '@tenantfold/wire';
 import type { CommandOutcome, NodeMetrics } from '../metrics/nodeMetrics.js';
+import { IntakeBudget } from './intakeBudget.js';
 import type { TenantGate } from './tenantGate.js';
 
 /** Who may be served here; throws `NotOwnerError` (with the owner) for other tenants. */
@@ -21,6 +22,8 @@ export interface CommandHandlerOptions {
   readonly allowDefaultTenant: boolean;
   /** Told of every command that appended a commit (read models catch up on it). */
   readonly onCommitted?: (tenant: TenantId) => void;
+  /** Bytes of command bodies one tenant may have in flight here. @default 8 MiB */
+  readonly intakeBytesPerTenant?: number;
 }
 
 export interface SubmitResult extends CommandResult {
@@ -32,7 +35,20 @@ export interface SubmitResult extends CommandResult {
  * intake gate, then the engine; every outcome counted and logged.
  */
 export class CommandHandler {
-  constructor(private readonly options: CommandHandlerOptions) {}
+  readonly #budget: IntakeBudget;
+
+  constructor(private readonly options: CommandHandlerOptions) {
+    this.#budget = new IntakeBudget(options.intakeBytesPerTenant ?? 8 * 1024 * 1024);
+  }
+
+  /**
+   * Before a transport decodes a command body of `bytes` for `tenant` (as the
+   * call names it): reserves its room in the tenant's intake, or refuses with
+   * UNAVAILABLE; call the returned function once the command is answered.
+   */
+  admit(tenant: string | undefined, bytes: number): () => void {
+    return this.#budget.take(tenant ?? '', bytes);
+  }
 
   async submit(call: CallContext, body: Record<string, unknown>): Promise<SubmitResult> {
     const started = performance.now();

@@ -106,7 +106,9 @@ export class CommandInbox {
       traceparent: value(HOP_HEADERS.traceparent),
     };
     const codec = value(HOP_HEADERS.format) === 'json' ? JSON_CODEC : PROTO;
+    let release = (): void => undefined;
     try {
+      release = this.handler.admit(call.tenant, message.data.length);
       const body = codec.body(message.data);
       // A command without an id takes the one its router gave it (the same on a retry).
       body.command_id ??= value(HOP_HEADERS.commandId);
@@ -117,6 +119,8 @@ export class CommandInbox {
       const headers = natsHeaders();
       for (const [name, text] of Object.entries(refusal.headers)) headers.set(name, text);
       this.#replies.publish(reply, refusal.message, { headers, onFailure: this.#unsent });
+    } finally {
+      release();
     }
   }
 }
