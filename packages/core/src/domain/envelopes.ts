@@ -132,6 +132,16 @@ export function parseEvent(
 function parseMetadata(value: unknown, field: string): Metadata {
   if (value === undefined || value === null) return {};
   if (!isJsonObject(value)) throw new ValidationError(`${field} must be a map of strings`, field);
+  // Counted with an early exit: a map of 400,000 entries is refused before any list of them is built.
+  let entries = 0;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && ++entries > MAX_METADATA_ENTRIES) {
+      throw new ValidationError(
+        `${field} has over ${MAX_METADATA_ENTRIES} entries, the limit`,
+        field,
+      );
+    }
+  }
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw new ValidationError(`${field}.${k} must be a string`, field);
   }
