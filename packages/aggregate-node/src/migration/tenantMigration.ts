@@ -74,6 +74,9 @@ export interface VerifyReport {
   readonly duration_ms: number;
 }
 
+/** What one verify scope found: its report without the fields `verify` adds. */
+type Comparison = Omit<VerifyReport, 'tenant_id' | 'epoch' | 'ok' | 'duration_ms'>;
+
 /** What a target's pre-verified rounds compared, for the delta in the hold. */
 interface PreVerified {
   readonly epoch: number;
@@ -284,10 +287,7 @@ export class TenantMigration {
     return report;
   }
 
-  private async verifyAll({
-    tenant,
-    aggregates,
-  }: VerifyRequest): Promise<Omit<VerifyReport, 'tenant_id' | 'epoch' | 'ok' | 'duration_ms'>> {
+  private async verifyAll({ tenant, aggregates }: VerifyRequest): Promise<Comparison> {
     this.options.store().evict({ tenant });
     const present = new Map((await this.streamsOf(tenant)).map((k) => [nameOf(k), k]));
     const { mismatches, checked } = await this.compareNames(tenant, aggregates, present);
@@ -304,11 +304,7 @@ export class TenantMigration {
     };
   }
 
-  private async verifyPre({
-    tenant,
-    epoch,
-    aggregates,
-  }: VerifyRequest): Promise<Omit<VerifyReport, 'tenant_id' | 'epoch' | 'ok' | 'duration_ms'>> {
+  private async verifyPre({ tenant, epoch, aggregates }: VerifyRequest): Promise<Comparison> {
     let pre = this.#pre.get(tenant);
     if (pre?.epoch !== epoch) {
       pre = { epoch, verified: new Map(), deferred: new Set() };
@@ -357,7 +353,7 @@ export class TenantMigration {
     epoch,
     aggregates,
     after,
-  }: VerifyRequest): Promise<Omit<VerifyReport, 'tenant_id' | 'epoch' | 'ok' | 'duration_ms'>> {
+  }: VerifyRequest): Promise<Comparison> {
     const pre = this.#pre.get(tenant);
     if (pre?.epoch !== epoch) {
       throw new ValidationError(

@@ -88,12 +88,7 @@ export class NodeAdminClient {
     after: number | undefined,
     timeoutMs: number,
   ): Promise<PositionReport> {
-    const body = await this.post(
-      node,
-      '/admin/report',
-      { tenant_id: tenant, epoch, ...(after === undefined ? {} : { after }) },
-      timeoutMs,
-    );
+    const body = await this.post(node, '/admin/report', sinceBody(tenant, epoch, after), timeoutMs);
     if (!isJsonObject(body) || !Array.isArray(body.aggregates) || !isCount(body.position)) {
       throw new NodeAdminError(
         node.id,
@@ -113,12 +108,7 @@ export class NodeAdminClient {
     after: number | undefined,
     timeoutMs: number,
   ): Promise<DrainReport> {
-    const body = await this.post(
-      node,
-      '/admin/drain',
-      { tenant_id: tenant, epoch, ...(after === undefined ? {} : { after }) },
-      timeoutMs,
-    );
+    const body = await this.post(node, '/admin/drain', sinceBody(tenant, epoch, after), timeoutMs);
     if (!isJsonObject(body) || !Array.isArray(body.aggregates)) {
       throw new NodeAdminError(node.id, 'POST /admin/drain', 'answer has no aggregates list', 200);
     }
@@ -254,4 +244,9 @@ function describeFetchError(error: unknown): string {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** The body of a report or drain: the whole tenant, or what changed `after` a report. */
+function sinceBody(tenant: TenantId, epoch: number, after: number | undefined) {
+  return { tenant_id: tenant, epoch, ...(after === undefined ? {} : { after }) };
 }
